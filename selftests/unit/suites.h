@@ -1,0 +1,29 @@
+/* suites.h - the list of unit test suites, one per file of selftests/unit/. */
+#ifndef KEYHOLE_SUITES_H
+#define KEYHOLE_SUITES_H
+
+#include "test.h"
+
+extern const struct test_case noise_vector_tests[];
+extern const struct test_case handshake_tests[];
+extern const struct test_case replay_tests[];
+extern const struct test_case transport_tests[];
+extern const struct test_case key_tests[];
+extern const struct test_case keyfile_tests[];
+extern const struct test_case cookie_tests[];
+
+static const struct {
+	const char *name;
+	const struct test_case *cases;
+} all_suites[] = {
+	{ "noise-vectors", noise_vector_tests },
+	{ "handshake", handshake_tests },
+	{ "cookie", cookie_tests },
+	{ "replay", replay_tests },
+	{ "transport", transport_tests },
+	{ "key", key_tests },
+	{ "keyfile", keyfile_tests },
+	{ NULL, NULL },
+};
+
+#endif
