@@ -38,13 +38,15 @@ endif
 LIB_SRC := $(wildcard userspace/lib/*.c) $(wildcard userspace/common/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 UNIT_SRC := $(wildcard selftests/unit/*.c)
+BENCH_SRC := selftests/bench/proto-bench.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 PROGRAMS := $(BUILD)/keyhole
-TESTS := $(BUILD)/unit-tests
+TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench
 
 .PHONY: all check check-build deps install clean demo
 all: $(PROGRAMS) $(TESTS)
@@ -58,6 +60,10 @@ $(BUILD)/keyhole: $(TOOL_OBJ) $(BUILD)/libkeyhole.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/proto-bench: $(BENCH_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -87,4 +93,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

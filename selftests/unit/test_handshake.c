@@ -11,7 +11,7 @@
 #define NOW (1000ULL * 1000000000ULL)
 
 struct pair {
-	uint8_t node_priv[32], node_pub[32], relay_priv[32], relay_pub[32];
+	struct noise_static node, relay;
 	uint8_t psk[NOISE_PSK_LEN];
 	struct noise_handshake node_hs, relay_hs;
 	struct kh_cookie_maker maker;
@@ -25,12 +25,12 @@ struct pair {
 static void pair_setup(struct pair *p)
 {
 	memset(p, 0, sizeof(*p));
-	kh_key_generate(p->node_priv);
-	kh_key_public(p->node_pub, p->node_priv);
-	kh_key_generate(p->relay_priv);
-	kh_key_public(p->relay_pub, p->relay_priv);
-	kh_cookie_maker_init(&p->maker, p->relay_pub);
-	kh_cookie_checker_init(&p->checker, p->relay_pub);
+	kh_key_generate(p->node.priv);
+	kh_key_public(p->node.pub, p->node.priv);
+	kh_key_generate(p->relay.priv);
+	kh_key_public(p->relay.pub, p->relay.priv);
+	kh_cookie_maker_init(&p->maker, p->relay.pub);
+	kh_cookie_checker_init(&p->checker, p->relay.pub);
 }
 
 static int pair_initiate(struct pair *p, const uint8_t *token, const char *name, int64_t sec)
@@ -38,7 +38,7 @@ static int pair_initiate(struct pair *p, const uint8_t *token, const char *name,
 	uint8_t ts[KH_TAI64N_LEN];
 
 	kh_tai64n(ts, sec, 0);
-	p->init_len = kh_handshake_initiate(&p->node_hs, &p->maker, p->node_priv, p->relay_pub,
+	p->init_len = kh_handshake_initiate(&p->node_hs, &p->maker, &p->node, p->relay.pub,
 					    p->psk, 0x11223344, ts, token, name, p->initiation,
 					    NOW);
 	return p->init_len;
@@ -51,7 +51,7 @@ static int pair_complete(struct pair *p, const uint8_t relay_psk[NOISE_PSK_LEN])
 
 	if (!kh_cookie_mac1_valid(&p->checker, p->initiation, (size_t)p->init_len))
 		return -EPERM;
-	ret = kh_handshake_consume_initiation(&p->relay_hs, &p->init, p->relay_priv,
+	ret = kh_handshake_consume_initiation(&p->relay_hs, &p->init, &p->relay,
 					      p->initiation, (size_t)p->init_len);
 	if (ret)
 		return ret;
@@ -59,7 +59,7 @@ static int pair_complete(struct pair *p, const uint8_t relay_psk[NOISE_PSK_LEN])
 				   p->response, &p->relay_kp, NOW);
 	if (ret != KH_RESP_LEN)
 		return -EIO;
-	return kh_handshake_consume_response(&p->node_hs, p->node_pub, p->response,
+	return kh_handshake_consume_response(&p->node_hs, p->response,
 					     KH_RESP_LEN, &p->node_kp, NOW);
 }
 
@@ -71,7 +71,7 @@ static void test_full_handshake(void)
 	pair_setup(&p);
 	CHECK_EQ(pair_initiate(&p, NULL, NULL, 1700000000), KH_INIT_MIN_LEN);
 	CHECK_EQ(pair_complete(&p, p.psk), 0);
-	CHECK_MEM(p.init.static_pub, p.node_pub, 32);
+	CHECK_MEM(p.init.static_pub, p.node.pub, 32);
 	CHECK(!p.init.has_token);
 	CHECK_EQ(p.init.sender_index, 0x11223344);
 	CHECK_EQ(p.node_kp.remote_index, 0x55667788);
@@ -144,7 +144,7 @@ static void test_tamper_every_byte(void)
 			memcpy(copy, p.initiation, (size_t)p.init_len);
 			copy[i] ^= (uint8_t)(1 << bit);
 			mac_ok = kh_cookie_mac1_valid(&p.checker, copy, (size_t)p.init_len);
-			ret = kh_handshake_consume_initiation(&p.relay_hs, &p.init, p.relay_priv,
+			ret = kh_handshake_consume_initiation(&p.relay_hs, &p.init, &p.relay,
 							      copy, (size_t)p.init_len);
 			/* mac2 is all zero and unchecked here; every other byte is covered. */
 			if (i >= (size_t)p.init_len - KH_MAC_LEN)
@@ -168,16 +168,16 @@ static void test_tamper_every_byte(void)
 
 		pair_setup(&q);
 		CHECK(pair_initiate(&q, NULL, NULL, 3) > 0);
-		CHECK_EQ(kh_handshake_consume_initiation(&q.relay_hs, &q.init, q.relay_priv,
+		CHECK_EQ(kh_handshake_consume_initiation(&q.relay_hs, &q.init, &q.relay,
 							 q.initiation, (size_t)q.init_len), 0);
 		CHECK_EQ(kh_handshake_respond(&q.relay_hs, q.psk, 7, q.init.sender_index,
 					      q.response, &q.relay_kp, NOW), KH_RESP_LEN);
 		memcpy(copy, q.response, KH_RESP_LEN);
 		copy[i] ^= 0x80;
-		CHECK(kh_handshake_consume_response(&q.node_hs, q.node_pub, copy, KH_RESP_LEN,
+		CHECK(kh_handshake_consume_response(&q.node_hs, copy, KH_RESP_LEN,
 						    &q.node_kp, NOW) != 0);
 		/* The handshake in flight survives the forgery: the real response still works. */
-		CHECK_EQ(kh_handshake_consume_response(&q.node_hs, q.node_pub, q.response,
+		CHECK_EQ(kh_handshake_consume_response(&q.node_hs, q.response,
 						       KH_RESP_LEN, &q.node_kp, NOW), 0);
 	}
 }
@@ -185,13 +185,14 @@ static void test_tamper_every_byte(void)
 static void test_wrong_relay_key(void)
 {
 	struct pair p;
-	uint8_t other_priv[32];
+	struct noise_static other;
 
 	pair_setup(&p);
 	CHECK(pair_initiate(&p, NULL, NULL, 4) > 0);
 	/* Another relay: mac1 fails, and even without mac1 the Noise message does not open. */
-	kh_key_generate(other_priv);
-	CHECK_EQ(kh_handshake_consume_initiation(&p.relay_hs, &p.init, other_priv,
+	kh_key_generate(other.priv);
+	kh_key_public(other.pub, other.priv);
+	CHECK_EQ(kh_handshake_consume_initiation(&p.relay_hs, &p.init, &other,
 						 p.initiation, (size_t)p.init_len), -EBADMSG);
 }
 
@@ -204,14 +205,14 @@ static void test_truncated_and_oversized(void)
 	pair_setup(&p);
 	CHECK(pair_initiate(&p, NULL, NULL, 5) > 0);
 	for (len = 0; len < (size_t)p.init_len; len++)
-		CHECK(kh_handshake_consume_initiation(&p.relay_hs, &p.init, p.relay_priv,
+		CHECK(kh_handshake_consume_initiation(&p.relay_hs, &p.init, &p.relay,
 						      p.initiation, len) != 0);
 	memset(big, 0, sizeof(big));
 	memcpy(big, p.initiation, (size_t)p.init_len);
-	CHECK_EQ(kh_handshake_consume_initiation(&p.relay_hs, &p.init, p.relay_priv, big,
+	CHECK_EQ(kh_handshake_consume_initiation(&p.relay_hs, &p.init, &p.relay, big,
 						 sizeof(big)), -EINVAL);
 	/* Extra bytes appended to a valid initiation break its authentication. */
-	CHECK(kh_handshake_consume_initiation(&p.relay_hs, &p.init, p.relay_priv, big,
+	CHECK(kh_handshake_consume_initiation(&p.relay_hs, &p.init, &p.relay, big,
 					      (size_t)p.init_len + 1) != 0);
 	CHECK_EQ(pair_complete(&p, p.psk), 0);
 	for (len = 0; len < KH_RESP_LEN + 8; len++) {
@@ -220,7 +221,7 @@ static void test_truncated_and_oversized(void)
 		if (len == KH_RESP_LEN)
 			continue;
 		memcpy(resp, p.response, len < KH_RESP_LEN ? len : KH_RESP_LEN);
-		CHECK_EQ(kh_handshake_consume_response(&p.node_hs, p.node_pub, resp, len,
+		CHECK_EQ(kh_handshake_consume_response(&p.node_hs, resp, len,
 						       &p.node_kp, NOW), -EINVAL);
 	}
 }

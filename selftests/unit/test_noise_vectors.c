@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "../../userspace/lib/noise.h"
 #include "suites.h"
@@ -71,6 +72,7 @@ static const char *run_vector(struct json_object *v)
 {
 	struct vec_bytes prologue, s_i, e_i, rs_i, s_r, e_r, psk, hash, payload, expect;
 	struct noise_handshake init, resp;
+	struct noise_static st_i, st_r;
 	struct noise_split ki, kr;
 	struct json_object *msgs;
 	uint8_t out[VEC_MAX], got[VEC_MAX];
@@ -83,10 +85,14 @@ static const char *run_vector(struct json_object *v)
 	    !json_object_object_get_ex(v, "messages", &msgs))
 		return "vector is malformed";
 
-	noise_handshake_init(&init, NOISE_INITIATOR, prologue.b, prologue.len, s_i.b, rs_i.b,
+	memcpy(st_i.priv, s_i.b, NOISE_DH_LEN);
+	crypto_scalarmult_curve25519_base(st_i.pub, st_i.priv);
+	memcpy(st_r.priv, s_r.b, NOISE_DH_LEN);
+	crypto_scalarmult_curve25519_base(st_r.pub, st_r.priv);
+	noise_handshake_init(&init, NOISE_INITIATOR, prologue.b, prologue.len, &st_i, rs_i.b,
 			     psk.len ? psk.b : NULL);
 	noise_handshake_set_ephemeral(&init, e_i.b);
-	noise_handshake_init(&resp, NOISE_RESPONDER, prologue.b, prologue.len, s_r.b, NULL,
+	noise_handshake_init(&resp, NOISE_RESPONDER, prologue.b, prologue.len, &st_r, NULL,
 			     psk.len ? psk.b : NULL);
 	noise_handshake_set_ephemeral(&resp, e_r.b);
 

@@ -28,7 +28,7 @@ static size_t put_tlv(uint8_t *p, uint8_t type, const void *value, size_t len)
 }
 
 int kh_handshake_initiate(struct noise_handshake *hs, struct kh_cookie_maker *cm,
-			  const uint8_t node_priv[32], const uint8_t relay_pub[32],
+			  const struct noise_static *node, const uint8_t relay_pub[32],
 			  const uint8_t psk[NOISE_PSK_LEN], uint32_t sender_index,
 			  const uint8_t timestamp[KH_TAI64N_LEN],
 			  const uint8_t *token, const char *name,
@@ -47,7 +47,7 @@ int kh_handshake_initiate(struct noise_handshake *hs, struct kh_cookie_maker *cm
 		payload_len += put_tlv(payload + payload_len, KH_ENROLL_NAME, name, name_len);
 
 	ret = noise_handshake_init(hs, NOISE_INITIATOR, (const uint8_t *)KH_PROLOGUE,
-				   strlen(KH_PROLOGUE), node_priv, relay_pub, psk);
+				   strlen(KH_PROLOGUE), node, relay_pub, psk);
 	if (ret)
 		goto out;
 	kh_put_header(out, KH_MSG_INITIATION);
@@ -109,7 +109,7 @@ static int parse_enroll_tlvs(struct kh_initiation *init, const uint8_t *p, size_
 }
 
 int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initiation *init,
-				    const uint8_t relay_priv[32],
+				    const struct noise_static *relay,
 				    const uint8_t *msg, size_t len)
 {
 	uint8_t payload[KH_TAI64N_LEN + KH_INIT_MAX_EXTRA];
@@ -123,7 +123,7 @@ int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initia
 	init->sender_index = kh_get_le32(msg + KH_INIT_SENDER_OFF);
 	/* The psk is mixed in only at the response: it may depend on who this is. */
 	ret = noise_handshake_init(hs, NOISE_RESPONDER, (const uint8_t *)KH_PROLOGUE,
-				   strlen(KH_PROLOGUE), relay_priv, NULL,
+				   strlen(KH_PROLOGUE), relay, NULL,
 				   (const uint8_t[NOISE_PSK_LEN]){ 0 });
 	if (ret)
 		return ret;
@@ -177,8 +177,8 @@ int64_t kh_handshake_response_receiver(const uint8_t *msg, size_t len)
 	return kh_get_le32(msg + KH_RESP_RECEIVER_OFF);
 }
 
-int kh_handshake_consume_response(struct noise_handshake *hs, const uint8_t node_pub[32],
-				  const uint8_t *msg, size_t len, struct kh_keypair *kp,
+int kh_handshake_consume_response(struct noise_handshake *hs, const uint8_t *msg,
+				  size_t len, struct kh_keypair *kp,
 				  uint64_t now_ns)
 {
 	struct kh_cookie_checker cc;
@@ -191,7 +191,7 @@ int kh_handshake_consume_response(struct noise_handshake *hs, const uint8_t node
 
 	if (kh_handshake_response_receiver(msg, len) < 0)
 		return -EINVAL;
-	kh_cookie_checker_init(&cc, node_pub);
+	kh_cookie_checker_init(&cc, hs->s_pub);
 	mac1_ok = kh_cookie_mac1_valid(&cc, msg, len);
 	kh_cookie_checker_wipe(&cc);
 	if (!mac1_ok)

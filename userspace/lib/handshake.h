@@ -33,7 +33,7 @@ void kh_tai64n(uint8_t out[KH_TAI64N_LEN], int64_t sec, uint32_t nsec);
  * or a negative errno.
  */
 int kh_handshake_initiate(struct noise_handshake *hs, struct kh_cookie_maker *cm,
-			  const uint8_t node_priv[32], const uint8_t relay_pub[32],
+			  const struct noise_static *node, const uint8_t relay_pub[32],
 			  const uint8_t psk[NOISE_PSK_LEN], uint32_t sender_index,
 			  const uint8_t timestamp[KH_TAI64N_LEN],
 			  const uint8_t *token, const char *name,
@@ -45,7 +45,7 @@ int kh_handshake_initiate(struct noise_handshake *hs, struct kh_cookie_maker *cm
  * malformed, -EBADMSG when it does not authenticate.
  */
 int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initiation *init,
-				    const uint8_t relay_priv[32],
+				    const struct noise_static *relay,
 				    const uint8_t *msg, size_t len);
 
 /* Relay side: answer into out (KH_RESP_LEN bytes) and derive the session's keys. */
@@ -60,8 +60,8 @@ int64_t kh_handshake_response_receiver(const uint8_t *msg, size_t len);
  * Node side: check and read the relay's response (MACs included), derive the
  * keys. The handshake state is wiped on success. Returns 0, -EINVAL or -EBADMSG.
  */
-int kh_handshake_consume_response(struct noise_handshake *hs, const uint8_t node_pub[32],
-				  const uint8_t *msg, size_t len, struct kh_keypair *kp,
+int kh_handshake_consume_response(struct noise_handshake *hs, const uint8_t *msg,
+				  size_t len, struct kh_keypair *kp,
 				  uint64_t now_ns);
 
 #endif

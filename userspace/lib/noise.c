@@ -181,7 +181,7 @@ static int mix_dh(struct noise_handshake *hs, const uint8_t priv[NOISE_DH_LEN],
 
 int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 			 const uint8_t *prologue, size_t prologue_len,
-			 const uint8_t s_priv[NOISE_DH_LEN],
+			 const struct noise_static *s,
 			 const uint8_t *remote_static, const uint8_t *psk)
 {
 	const char *name = psk ? protocol_ikpsk2 : protocol_ik;
@@ -194,8 +194,8 @@ int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 	hs->has_psk = psk != NULL;
 	if (psk)
 		memcpy(hs->psk, psk, NOISE_PSK_LEN);
-	memcpy(hs->s_priv, s_priv, NOISE_DH_LEN);
-	crypto_scalarmult_curve25519_base(hs->s_pub, hs->s_priv);
+	memcpy(hs->s_priv, s->priv, NOISE_DH_LEN);
+	memcpy(hs->s_pub, s->pub, NOISE_DH_LEN);
 	randombytes_buf(hs->e_priv, sizeof(hs->e_priv));
 
 	/* InitializeSymmetric: the name fits in HASHLEN, so h is it zero-padded. */

@@ -14,6 +14,12 @@
 
 enum noise_role { NOISE_INITIATOR, NOISE_RESPONDER };
 
+/* A static X25519 key pair; the public half is computed once, not per handshake. */
+struct noise_static {
+	uint8_t priv[NOISE_DH_LEN];
+	uint8_t pub[NOISE_DH_LEN];
+};
+
 /* The state of one Noise IK handshake, on either side. Holds secrets: wipe
  * with noise_handshake_wipe() on every path that drops it. */
 struct noise_handshake {
@@ -52,7 +58,7 @@ struct noise_split {
  */
 int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 			 const uint8_t *prologue, size_t prologue_len,
-			 const uint8_t s_priv[NOISE_DH_LEN],
+			 const struct noise_static *s,
 			 const uint8_t *remote_static, const uint8_t *psk);
 
 /* Use a fixed ephemeral private key instead of a random one (test vectors). */
