@@ -35,18 +35,24 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-LIB_SRC := $(wildcard userspace/lib/*.c) $(wildcard userspace/common/*.c)
+# The relay's registry sits in the library too, so the unit tests can link it.
+RELAY_LIB_SRC := userspace/relay/registry.c
+LIB_SRC := $(wildcard userspace/lib/*.c) $(wildcard userspace/common/*.c) $(RELAY_LIB_SRC)
+RELAY_SRC := $(filter-out $(RELAY_LIB_SRC),$(wildcard userspace/relay/*.c))
 TOOL_SRC := $(wildcard tools/*.c)
 UNIT_SRC := $(wildcard selftests/unit/*.c)
 BENCH_SRC := selftests/bench/proto-bench.c
+RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+RELAY_OBJ := $(RELAY_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
 
-PROGRAMS := $(BUILD)/keyhole
-TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench
+PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay
+TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test
 
 .PHONY: all check check-build deps install clean demo
 all: $(PROGRAMS) $(TESTS)
@@ -59,7 +65,15 @@ $(BUILD)/keyhole: $(TOOL_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/keyhole-relay: $(RELAY_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/relay-test: $(RELAYTEST_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -71,6 +85,18 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The registry's schema is compiled in: schema.sql becomes one C string.
+$(BUILD)/gen/schema.h: userspace/relay/schema.sql
+	@mkdir -p $(dir $@)
+	$(call msg,GEN,$@)
+	$(Q){ printf '/* schema.h - generated from %s by the Makefile; do not edit. */\n' $<; \
+	  printf 'static const char kh_schema_sql[] =\n'; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  printf ';\n'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/userspace/relay/registry.o: $(BUILD)/gen/schema.h
+$(BUILD)/userspace/relay/registry.o: override CFLAGS += -I$(BUILD)/gen
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -89,8 +115,10 @@ demo:
 install: all
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/keyhole $(DESTDIR)$(BINDIR)/keyhole
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/keyhole-relay $(DESTDIR)$(SBINDIR)/keyhole-relay
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d)

@@ -44,6 +44,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for variant in default san; do
 	run_suite "unit ($variant)" "build/$variant/unit-tests"
 	run_suite "cli ($variant)" selftests/cli.sh "build/$variant"
+	run_suite "relay ($variant)" "build/$variant/relay-test" "build/$variant"
 done
 
 echo

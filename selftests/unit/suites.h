@@ -11,6 +11,8 @@ extern const struct test_case transport_tests[];
 extern const struct test_case key_tests[];
 extern const struct test_case keyfile_tests[];
 extern const struct test_case cookie_tests[];
+extern const struct test_case registry_tests[];
+extern const struct test_case ippacket_tests[];
 
 static const struct {
 	const char *name;
@@ -23,6 +25,8 @@ static const struct {
 	{ "transport", transport_tests },
 	{ "key", key_tests },
 	{ "keyfile", keyfile_tests },
+	{ "ippacket", ippacket_tests },
+	{ "registry", registry_tests },
 	{ NULL, NULL },
 };
 
