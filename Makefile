@@ -35,37 +35,46 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-# The relay's registry sits in the library too, so the unit tests can link it.
-RELAY_LIB_SRC := userspace/relay/registry.c
+# The relay's registry and hash map sit in the library too, so the unit tests can link them.
+RELAY_LIB_SRC := userspace/relay/registry.c userspace/relay/map.c
 LIB_SRC := $(wildcard userspace/lib/*.c) $(wildcard userspace/common/*.c) $(RELAY_LIB_SRC)
 RELAY_SRC := $(filter-out $(RELAY_LIB_SRC),$(wildcard userspace/relay/*.c))
+DAEMON_SRC := $(wildcard userspace/daemon/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 UNIT_SRC := $(wildcard selftests/unit/*.c)
 BENCH_SRC := selftests/bench/proto-bench.c
+LOAD_SRC := selftests/bench/relay-load.c
 RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 RELAY_OBJ := $(RELAY_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+LOAD_OBJ := $(LOAD_SRC:%.c=$(BUILD)/%.o)
 RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
 
-PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay
-TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test
+PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay $(BUILD)/keyholed
+TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/relay-load
 
 .PHONY: all check check-build deps install clean demo
 all: $(PROGRAMS) $(TESTS)
 
-$(BUILD)/libkeyhole.a: $(LIB_OBJ)
+# Rebuilt from scratch so a source that moved out of the library leaves no stale member.
+$(BUILD)/libkeyhole.a: $(LIB_OBJ) Makefile
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $(LIB_OBJ)
 
 $(BUILD)/keyhole: $(TOOL_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/keyhole-relay: $(RELAY_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/keyholed: $(DAEMON_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -78,6 +87,11 @@ $(BUILD)/relay-test: $(RELAYTEST_OBJ) $(BUILD)/libkeyhole.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/proto-bench: $(BENCH_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The load generator drives the relay with the relay tests' protocol client.
+$(BUILD)/relay-load: $(LOAD_OBJ) $(BUILD)/selftests/relay/client.o $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -117,8 +131,58 @@ install: all
 	install -m 0755 $(BUILD)/keyhole $(DESTDIR)$(BINDIR)/keyhole
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BUILD)/keyhole-relay $(DESTDIR)$(SBINDIR)/keyhole-relay
+	install -m 0755 $(BUILD)/keyholed $(DESTDIR)$(SBINDIR)/keyholed
+
+# libFuzzer targets, one per parser, built with clang straight from the library
+# sources each one needs (libkeyhole.a comes from $(CC) without the fuzzer's
+# coverage hooks): selftests/fuzz/fuzz_NAME.c links the files in FUZZ_LIB_NAME.
+# `make fuzz` runs each for FUZZ_SECONDS on its corpus in build/fuzz/corpus/;
+# `make fuzz-smoke` runs each for 5 seconds.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+	-D_GNU_SOURCE $(WARN) $(shell $(PKG_CONFIG) --cflags libsodium 2>/dev/null)
+FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libsodium 2>/dev/null)
+FUZZ_NAMES := $(patsubst selftests/fuzz/fuzz_%.c,%,$(wildcard selftests/fuzz/fuzz_*.c))
+FUZZ_LIB_ippacket := userspace/lib/ippacket.c
+FUZZ_LIB_control := userspace/lib/control.c userspace/lib/attr.c
+FUZZ_LIB_relay_datagram := $(addprefix userspace/lib/,cookie.c handshake.c key.c noise.c \
+	replay.c transport.c)
+
+# run_fuzzers SECONDS: each fuzzer in turn; a crash stops the run and shows its log.
+define run_fuzzers
+for n in $(FUZZ_NAMES); do \
+	mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+	log=$(FUZZ_DIR)/fuzz_$$n.log; \
+	if ! $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(1) -print_final_stats=1 \
+	     -artifact_prefix=$(FUZZ_DIR)/fuzz_$$n- $(FUZZ_DIR)/corpus/$$n >$$log 2>&1; then \
+		tail -n 40 $$log; \
+		echo "fuzz_$$n: failed; log in $$log, input saved as $(FUZZ_DIR)/fuzz_$$n-*"; \
+		exit 1; \
+	fi; \
+	printf '  %-6s %s: %s runs in %s s, corpus of %s inputs\n' FUZZ fuzz_$$n \
+		"$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log)" $(1) \
+		"$$(ls $(FUZZ_DIR)/corpus/$$n | wc -l)"; \
+done
+endef
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	$(Q)$(call run_fuzzers,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(Q)$(call run_fuzzers,5)
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c $$(FUZZ_LIB_$$*) $(wildcard userspace/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d)

@@ -3,8 +3,10 @@
 # Idempotent: quiet and quick when everything is already there.
 set -eu
 
+# clang builds the fuzzers; its libFuzzer and sanitizer runtimes are in libclang-rt-14-dev,
+# which clang only recommends (and recommends are not installed below).
 PACKAGES="build-essential pkg-config libsodium-dev libmnl-dev libsqlite3-dev sqlite3
-libjson-c-dev iproute2"
+libjson-c-dev iproute2 clang libclang-rt-14-dev"
 
 missing=""
 for pkg in $PACKAGES; do

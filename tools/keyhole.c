@@ -15,6 +15,14 @@ static const struct {
 } subcommands[] = {
 	{ "genkey", genkey_main, "write a new private key to stdout" },
 	{ "pubkey", pubkey_main, "read a private key on stdin, write its public key" },
+	{ "link", link_main, "add, delete, set up/down or show keyhole interfaces" },
+	{ "set", set_main, "change an interface's configuration" },
+	{ "setconf", setconf_main, "apply a configuration file to an interface" },
+	{ "showconf", showconf_main, "print an interface's configuration as a file" },
+	{ "show", show_main, "show keys, addresses, session state and counters" },
+	{ "peers", peers_main, "list the peers the relay lets this node see" },
+	{ "up", up_main, "create, configure and bring up an interface from a file" },
+	{ "down", down_main, "remove an interface" },
 };
 
 static void usage(FILE *out)
@@ -23,7 +31,7 @@ static void usage(FILE *out)
 
 	fprintf(out, "Usage: %s COMMAND [ARGS]...\n\nCommands:\n", prog);
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "  %-8s %s\n", "help", "show this help; `keyhole COMMAND help` for one command");
 }
 

@@ -13,6 +13,10 @@ extern const struct test_case keyfile_tests[];
 extern const struct test_case cookie_tests[];
 extern const struct test_case registry_tests[];
 extern const struct test_case ippacket_tests[];
+extern const struct test_case attr_tests[];
+extern const struct test_case control_tests[];
+extern const struct test_case ratelimit_tests[];
+extern const struct test_case map_tests[];
 
 static const struct {
 	const char *name;
@@ -27,6 +31,10 @@ static const struct {
 	{ "keyfile", keyfile_tests },
 	{ "ippacket", ippacket_tests },
 	{ "registry", registry_tests },
+	{ "attr", attr_tests },
+	{ "control", control_tests },
+	{ "ratelimit", ratelimit_tests },
+	{ "map", map_tests },
 	{ NULL, NULL },
 };
 

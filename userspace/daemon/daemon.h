@@ -1,0 +1,126 @@
+/* daemon.h - keyholed's state: one interface, one session with the relay, owned by the event loop. */
+#ifndef KEYHOLE_DAEMON_H
+#define KEYHOLE_DAEMON_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../../include/uapi/linux/keyhole.h"
+#include "../common/rtnl.h"
+#include "../lib/control.h"
+#include "../lib/cookie.h"
+#include "../lib/genl.h"
+#include "../lib/ratelimit.h"
+#include "../lib/transport.h"
+
+#define KH_RUN_DIR_DEFAULT "/run/keyhole"
+/* 1500-byte underlay less IPv6 (40), UDP (8), transport header and tag (32). */
+#define KH_DEFAULT_MTU 1420
+#define KH_BATCH 32
+#define KH_PKT_BUF 4096
+#define KH_MAX_CLIENTS 16
+#define KH_MAX_PEERS 4096
+
+/* What `keyhole set` configures. */
+struct daemon_config {
+	bool has_key, has_relay, has_relay_pub, has_psk, has_token;
+	struct noise_static key;
+	char relay_endpoint[KH_ENDPOINT_MAX];
+	uint8_t relay_pub[32];
+	uint8_t psk[32];
+	uint16_t keepalive; /* 0: use the relay's */
+	uint8_t token[KEYHOLE_TOKEN_LEN];
+	char name[KH_NAME_LEN];
+};
+
+/* A control-socket client; a peers dump waits here for the relay's reply. */
+struct daemon_client {
+	int fd;
+	bool waiting_peers;
+	uint32_t request_id;
+	uint64_t deadline_ns;
+	struct nlmsghdr request; /* header of the pending request, for the reply */
+};
+
+struct daemon {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	char run_dir[PATH_MAX - 32];
+	char sock_path[PATH_MAX];
+	struct daemon_config cfg;
+
+	int tun_fd, udp_fd, ctl_fd, epoll_fd, timer_fd, signal_fd;
+	int resolve_fd; /* read end of the resolver's pipe, -1 when idle */
+	struct kh_rtnl rtnl, rtnl_events;
+	bool link_up;
+	bool stopping;
+
+	/* The session with the relay. */
+	enum keyhole_session_state state;
+	struct noise_handshake hs;
+	bool hs_pending;
+	uint32_t hs_index;
+	uint64_t hs_sent_ns;
+	struct kh_cookie_maker cookies;
+	struct kh_keypair current, previous;
+	struct sockaddr_storage relay_addr;
+	socklen_t relay_addr_len;
+	bool relay_resolved;
+	unsigned attempts;
+	uint64_t next_attempt_ns;
+	uint64_t last_rx_ns, last_tx_ns;
+	int64_t last_handshake; /* unix seconds */
+	struct kh_ctrl_config assigned;
+	bool has_assigned, addresses_installed;
+	struct kh_ratelimit icmp_rl;
+	uint32_t peers_request_id;
+
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+
+	struct daemon_client clients[KH_MAX_CLIENTS];
+	struct kh_ctrl_peer *peers; /* collected for a pending dump */
+	uint32_t npeers;
+};
+
+uint64_t daemon_now_ns(void);
+
+/* tun.c */
+int daemon_tun_open(struct daemon *d, char *err, size_t err_len);
+void daemon_tun_receive(struct daemon *d);
+void daemon_tun_write(struct daemon *d, const uint8_t *pkt, size_t len);
+
+/* udp.c */
+int daemon_udp_prepare(struct daemon *d, int family);
+void daemon_udp_receive(struct daemon *d);
+int daemon_udp_send(struct daemon *d, const uint8_t *buf, size_t len);
+
+/* session.c */
+void daemon_session_reconsider(struct daemon *d);
+void daemon_session_disconnect(struct daemon *d, bool goodbye);
+void daemon_session_tick(struct daemon *d, uint64_t now);
+void daemon_session_resolved(struct daemon *d);
+void daemon_handle_response(struct daemon *d, const uint8_t *msg, size_t len);
+void daemon_handle_cookie(struct daemon *d, const uint8_t *msg, size_t len);
+void daemon_handle_transport(struct daemon *d, uint8_t *msg, size_t len);
+int daemon_send_payload(struct daemon *d, uint8_t *buf, size_t len);
+int daemon_send_control(struct daemon *d, const uint8_t *msg, size_t len);
+int daemon_request_peers(struct daemon *d, uint32_t *request_id);
+
+/* resolve.c */
+int daemon_resolve_start(struct daemon *d);
+int daemon_resolve_finish(struct daemon *d);
+int daemon_parse_endpoint(const char *endpoint, char *host, size_t host_len, uint16_t *port,
+			  const char **why);
+
+/* control.c */
+int daemon_control_listen(struct daemon *d, char *err, size_t err_len);
+void daemon_control_accept(struct daemon *d);
+void daemon_control_client(struct daemon *d, struct daemon_client *c);
+void daemon_control_peers_done(struct daemon *d, bool complete);
+void daemon_control_tick(struct daemon *d, uint64_t now);
+void daemon_control_close(struct daemon *d);
+
+#endif
