@@ -45,6 +45,8 @@ UNIT_SRC := $(wildcard selftests/unit/*.c)
 BENCH_SRC := selftests/bench/proto-bench.c
 LOAD_SRC := selftests/bench/relay-load.c
 RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
+NLCHECK_SRC := selftests/nlcheck.c
+HOSTILE_SRC := selftests/hostile.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 RELAY_OBJ := $(RELAY_SRC:%.c=$(BUILD)/%.o)
@@ -54,9 +56,12 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 LOAD_OBJ := $(LOAD_SRC:%.c=$(BUILD)/%.o)
 RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
+NLCHECK_OBJ := $(NLCHECK_SRC:%.c=$(BUILD)/%.o)
+HOSTILE_OBJ := $(HOSTILE_SRC:%.c=$(BUILD)/%.o)
 
 PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay $(BUILD)/keyholed
-TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/relay-load
+TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/relay-load \
+	$(BUILD)/nlcheck $(BUILD)/hostile
 
 .PHONY: all check check-build deps install clean demo
 all: $(PROGRAMS) $(TESTS)
@@ -82,11 +87,20 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/nlcheck: $(NLCHECK_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/relay-test: $(RELAYTEST_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/proto-bench: $(BENCH_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The impostor of the network-namespace suite: junk, replays and floods at a relay.
+$(BUILD)/hostile: $(HOSTILE_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -167,8 +181,12 @@ for n in $(FUZZ_NAMES); do \
 done
 endef
 
-.PHONY: fuzz fuzz-smoke fuzz-build
-fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+.PHONY: fuzz fuzz-smoke fuzz-build deps-fuzz
+deps-fuzz:
+	$(Q)scripts/install-deps.sh --fuzz
+
+fuzz-build: deps-fuzz
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 fuzz: fuzz-build
 	$(Q)$(call run_fuzzers,$(FUZZ_SECONDS))
@@ -185,4 +203,4 @@ $(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c $$(FUZZ_LIB_$$*) $(wildcard userspac
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d) $(NLCHECK_OBJ:.o=.d) $(HOSTILE_OBJ:.o=.d)

@@ -1,12 +1,19 @@
 #!/bin/sh
 # install-deps.sh - install every build and test dependency of keyhole (Debian 12, root).
 # Idempotent: quiet and quick when everything is already there.
+# Usage: install-deps.sh [--fuzz]   (--fuzz adds clang and its libFuzzer runtime)
 set -eu
 
-# clang builds the fuzzers; its libFuzzer and sanitizer runtimes are in libclang-rt-14-dev,
-# which clang only recommends (and recommends are not installed below).
+# Build: compiler and libraries. Tests: the namespace suite's real programs
+# (OpenSSH, nftables, conntrack, tcpdump, ping) and jq for --json output.
 PACKAGES="build-essential pkg-config libsodium-dev libmnl-dev libsqlite3-dev sqlite3
-libjson-c-dev iproute2 clang libclang-rt-14-dev"
+libjson-c-dev iproute2 iputils-ping openssh-server openssh-client nftables conntrack
+tcpdump jq procps"
+# clang's libFuzzer and sanitizer runtimes are in libclang-rt-14-dev, which clang
+# only recommends (and recommends are not installed below).
+FUZZ_PACKAGES="clang libclang-rt-14-dev"
+
+[ "${1:-}" = "--fuzz" ] && PACKAGES="$PACKAGES $FUZZ_PACKAGES"
 
 missing=""
 for pkg in $PACKAGES; do

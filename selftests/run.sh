@@ -38,14 +38,34 @@ run_suite() {
 	fi
 }
 
+# run_check NAME COMMAND...: a command that is one test by its exit status.
+run_check() {
+	local name=$1
+	shift
+	echo "== $name"
+	if "$@"; then
+		echo "PASS $name"
+		total_pass=$((total_pass + 1))
+	else
+		echo "FAIL $name"
+		total_fail=$((total_fail + 1))
+		failed_suites+=("$name")
+	fi
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# Every suite runs on the plain build and again under ASan/UBSan. The netns suite is
+# bounded as a whole; on a timeout its EXIT trap still removes what it made.
 for variant in default san; do
 	run_suite "unit ($variant)" "build/$variant/unit-tests"
 	run_suite "cli ($variant)" selftests/cli.sh "build/$variant"
 	run_suite "relay ($variant)" "build/$variant/relay-test" "build/$variant"
+	run_suite "netns ($variant)" timeout --kill-after=20 600 selftests/netns.sh "build/$variant"
 done
+# The relay load generator, briefly, so the benchmark cannot rot.
+run_check "relay-load smoke" build/default/relay-load build/default/keyhole-relay --quick
 
 echo
 [ ${#failed_suites[@]} -gt 0 ] && echo "failed suites: ${failed_suites[*]}"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,7 +187,10 @@ static int fresh_relay(const char *extra)
 		return -1;
 	relay.port = (uint16_t)(20000 + randombytes_uniform(20000));
 	snprintf(relay.extra, sizeof(relay.extra), "%s", extra ? extra : "");
-	if (sh(out, sizeof(out), "%s -d %s pubkey 2>/dev/null", relay.bin, relay.dir) ||
+	/* Like an operator, give every command the relay's options: the first one
+	 * creates the network. */
+	if (sh(out, sizeof(out), "%s -d %s %s pubkey 2>/dev/null", relay.bin, relay.dir,
+	       relay.extra) ||
 	    kh_key_from_base64(relay.pub, out, strlen(out), &why))
 		return -1;
 	return relay_start();
@@ -435,6 +439,9 @@ static void test_delete_ends_session(void)
 	CHECK_EQ(enroll_and_connect(&c, "device", NULL), 0);
 	CHECK(memcmp(c.v4, b.v4, 4) != 0);
 	CHECK(memcmp(c.v6, b.v6, 16) != 0);
+	/* Status counts enrolled nodes; the deleted one is a tombstone. */
+	CHECK_EQ(counter("nodes"), 2);
+	CHECK_EQ(counter("tombstones"), 1);
 	tn_close(&a.tn);
 	tn_close(&b.tn);
 	tn_close(&c.tn);
@@ -573,7 +580,7 @@ static void test_token_enrollment(void)
 
 static void test_policy_prohibited(void)
 {
-	struct enrolled a, b, c;
+	struct enrolled a, b, c, d;
 	uint8_t pkt[256], got[2048];
 	char out[256];
 	size_t len;
@@ -583,6 +590,9 @@ static void test_policy_prohibited(void)
 	CHECK_EQ(enroll_and_connect(&a, "laptop", "tag admin"), 0);
 	CHECK_EQ(enroll_and_connect(&b, "pi", "tag device"), 0);
 	CHECK_EQ(enroll_and_connect(&c, "guest", "tag guest"), 0);
+	/* d is enrolled but never comes online. */
+	CHECK_EQ(tn_init(&d.tn, relay.pub, relay.port), 0);
+	CHECK_EQ(enroll(&d.tn, "sensor", "tag device", d.v4, d.v6), 0);
 	CHECK_EQ(relay_admin(out, sizeof(out), "policy deny '*' '*'"), 0);
 	CHECK_EQ(relay_admin(out, sizeof(out), "policy allow admin device"), 0);
 	/* Allowed both ways (replies too). */
@@ -602,9 +612,24 @@ static void test_policy_prohibited(void)
 	n = tn_recv_ip(&c.tn, got, sizeof(got), 1000);
 	CHECK(n > 0 && check_icmp6(got, n, pkt, len, 1) == NULL);
 	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 200), 0);
+	/* Denied and offline: the same answer, so guests cannot tell who is online. */
+	len = tn_build_udp4(pkt, c.v4, d.v4, (const uint8_t *)"are you up?", 11);
+	CHECK_EQ(tn_send(&c.tn, pkt, len), 0);
+	n = tn_recv_ip(&c.tn, got, sizeof(got), 1000);
+	CHECK(n > 0 && check_icmp4(got, n, pkt, len, 13) == NULL);
+	len = tn_build_udp6(pkt, c.v6, d.v6, (const uint8_t *)"are you up?", 11);
+	CHECK_EQ(tn_send(&c.tn, pkt, len), 0);
+	n = tn_recv_ip(&c.tn, got, sizeof(got), 1000);
+	CHECK(n > 0 && check_icmp6(got, n, pkt, len, 1) == NULL);
+	/* Allowed and offline: host unreachable, as for anyone offline. */
+	len = tn_build_udp4(pkt, a.v4, d.v4, (const uint8_t *)"are you up?", 11);
+	CHECK_EQ(tn_send(&a.tn, pkt, len), 0);
+	n = tn_recv_ip(&a.tn, got, sizeof(got), 1000);
+	CHECK(n > 0 && check_icmp4(got, n, pkt, len, 1) == NULL);
 	tn_close(&a.tn);
 	tn_close(&b.tn);
 	tn_close(&c.tn);
+	tn_close(&d.tn);
 }
 
 struct peer_seen {
@@ -743,6 +768,98 @@ static void test_admin_errors(void)
 	CHECK(strstr(out, "another relay") != NULL);
 }
 
+static void test_stored_prefix(void)
+{
+	struct enrolled a;
+	char out[512];
+
+	CHECK_EQ(fresh_relay("--ipv4-prefix 10.99.0.0/16"), 0);
+	/* Admin commands without the option use the network as stored. */
+	CHECK_EQ(enroll_and_connect(&a, "pi", NULL), 0);
+	CHECK(a.v4[0] == 10 && a.v4[1] == 99 && a.v4[2] == 0 && a.v4[3] == 2);
+	CHECK_EQ(a.tn.cfg.ipv4_plen, 16);
+	CHECK_MEM(a.tn.cfg.ipv4, a.v4, 4);
+	/* A relay told another prefix explicitly refuses to start, naming both. */
+	CHECK(sh(out, sizeof(out), "%s -d %s -l 127.0.0.1 -p %u --ipv4-prefix 10.98.0.0/16 run 2>&1",
+		 relay.bin, relay.dir, (unsigned)relay.port + 1) != 0);
+	CHECK(strstr(out, "10.99.0.0/16") != NULL && strstr(out, "10.98.0.0/16") != NULL);
+	/* Restarted without the option, the relay keeps the stored network. */
+	relay_stop(SIGTERM);
+	relay.extra[0] = '\0';
+	CHECK_EQ(relay_start(), 0);
+	CHECK_EQ(tn_connect(&a.tn, NULL, NULL, 2000), 0);
+	CHECK_MEM(a.tn.cfg.ipv4, a.v4, 4);
+	CHECK_EQ(a.tn.cfg.ipv4_plen, 16);
+	tn_close(&a.tn);
+}
+
+static void test_port_taken(void)
+{
+	struct enrolled a;
+	char out[1024];
+
+	CHECK_EQ(fresh_relay(NULL), 0);
+	/* Another state directory, the same port: refused, not sharing the traffic
+	 * (the timeout only ends a relay that wrongly started). */
+	CHECK(sh(out, sizeof(out), "timeout 2 %s -d %s/other -l 127.0.0.1 -p %u run 2>&1",
+		 relay.bin, relay.dir, relay.port) != 0);
+	if (!strstr(out, "Address already in use"))
+		printf("    second relay said: %s\n", out);
+	CHECK(strstr(out, "cannot listen on 127.0.0.1 port") != NULL);
+	CHECK(strstr(out, "Address already in use") != NULL);
+	/* The first relay still has the port to itself. */
+	CHECK_EQ(enroll_and_connect(&a, "pi", NULL), 0);
+	tn_close(&a.tn);
+}
+
+/* A status request to the admin socket in two writes with a pause between;
+ * the reply in out. half_close: shut down the write side after the request. */
+static int ctl_request_in_pieces(char *out, size_t max, bool half_close)
+{
+	static const char part1[] = "{\"cmd\": ", part2[] = "\"status\"}";
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 2 };
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/relay.sock", relay.dir);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    write(fd, part1, sizeof(part1) - 1) != (ssize_t)sizeof(part1) - 1)
+		goto fail;
+	usleep(100000);
+	if (write(fd, part2, sizeof(part2) - 1) != (ssize_t)sizeof(part2) - 1)
+		goto fail;
+	if (half_close)
+		shutdown(fd, SHUT_WR);
+	while (len + 1 < max && (n = read(fd, out + len, max - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void test_admin_request_in_pieces(void)
+{
+	char out[8192];
+	uint64_t t0;
+
+	CHECK_EQ(fresh_relay(NULL), 0);
+	CHECK_EQ(ctl_request_in_pieces(out, sizeof(out), true), 0);
+	CHECK(strstr(out, "\"status\"") != NULL);
+	/* A client that never half-closes is answered once the read times out. */
+	t0 = tn_now_ns();
+	CHECK_EQ(ctl_request_in_pieces(out, sizeof(out), false), 0);
+	CHECK(strstr(out, "\"status\"") != NULL);
+	CHECK(tn_now_ns() - t0 < 1500000000ULL);
+}
+
 static const struct test_case relay_tests[] = {
 	{ "handshake, then addresses, prefixes, MTU and timers", test_handshake_and_config },
 	{ "forwarding between two sessions, IPv4 and IPv6", test_forward_v4_v6 },
@@ -754,11 +871,14 @@ static const struct test_case relay_tests[] = {
 	{ "kill -9 and restart keeps every address", test_restart_keeps_addresses },
 	{ "a burst of garbage leaves sessions working", test_garbage_burst },
 	{ "enrollment by token, uses counted", test_token_enrollment },
-	{ "policy: denied pair gets administratively prohibited", test_policy_prohibited },
+	{ "policy: denied pair gets administratively prohibited, online or not", test_policy_prohibited },
 	{ "peer list and presence push", test_peer_list_and_presence },
 	{ "roaming on authenticated packets only", test_roaming },
 	{ "dead-peer timeout takes a silent node offline", test_dead_peer_timeout },
 	{ "admin input errors are clear", test_admin_errors },
+	{ "admin commands use the stored IPv4 prefix", test_stored_prefix },
+	{ "a second relay on a taken port is refused", test_port_taken },
+	{ "admin request read in pieces until the client half-closes", test_admin_request_in_pieces },
 	{ NULL, NULL },
 };
 

@@ -199,6 +199,21 @@ static void test_config(void)
 	CHECK_EQ(kh_ctrl_build_config(msg, (size_t)len - 1, &sample_config), -EMSGSIZE);
 }
 
+/* The name is optional: a node without one still gets a config its parser takes. */
+static void test_config_empty_name(void)
+{
+	struct kh_ctrl_config cfg = sample_config, got;
+	uint8_t msg[KH_CTRL_MAX];
+	int len;
+
+	cfg.name[0] = '\0';
+	len = kh_ctrl_build_config(msg, sizeof(msg), &cfg);
+	CHECK(len > 0);
+	CHECK_EQ(kh_ctrl_parse_config(msg, (size_t)len, &got), 0);
+	CHECK_EQ(got.name[0], '\0');
+	CHECK_EQ(got.mtu, 1420);
+}
+
 static void test_config_refused(void)
 {
 	struct kh_ctrl_config got;
@@ -501,6 +516,71 @@ static void test_peers_split(void)
 	CHECK(messages > 10);
 }
 
+/* One peer list in exactly size bytes on the heap (so ASan sees an overrun): NULL or what went wrong. */
+static const char *peer_in_buffer(const struct kh_ctrl_peer *peer, size_t size, size_t full)
+{
+	struct kh_ctrl_peers_writer pw;
+	uint8_t *msg = malloc(size ? size : 1);
+	const char *why = NULL;
+	bool overflowed, added, kept, last;
+	unsigned n = 0;
+	uint32_t id;
+	int len;
+
+	if (!msg)
+		return "out of memory";
+	kh_ctrl_peers_begin(&pw, msg, size, KH_CTRL_PEERS_REPLY, 9);
+	overflowed = pw.w.overflow;
+	added = kh_ctrl_peers_add(&pw, peer);
+	kept = !overflowed || (!added && pw.w.overflow);
+	len = kh_ctrl_peers_finish(&pw, true);
+	if (added != (size >= full))
+		why = added ? "added a peer that does not fit" : "refused a peer that fits";
+	else if (!kept)
+		why = "cleared the overflow of a writer that had overflowed already";
+	else if (len < 0 && size >= KH_CTRL_HEADER_LEN + 2 * 8)
+		why = "no room left for an empty list with its request id";
+	else if (len > 0 && (size_t)len > size)
+		why = "a message longer than the buffer";
+	else if (len > 0 && (kh_ctrl_parse_peers(msg, (size_t)len, &id, &last, count_only, &n) ||
+			     n != pw.count || n != (added ? 1u : 0u)))
+		why = "a message that does not parse back";
+	free(msg);
+	return why;
+}
+
+/*
+ * A peer list in buffers of every size from 0 up: the peer goes in exactly
+ * when it and the closing attribute fit, nothing is written past the end,
+ * and a writer that overflowed before stays overflowed.
+ */
+static void test_peers_small_buffers(void)
+{
+	struct kh_ctrl_peers_writer pw;
+	struct kh_ctrl_peer peer;
+	uint8_t big[KH_CTRL_MAX];
+	const char *why;
+	size_t size, full;
+	unsigned failures = 0;
+	int len;
+
+	sample_peer(&peer, 8);
+	kh_ctrl_peers_begin(&pw, big, sizeof(big), KH_CTRL_PEERS_REPLY, 9);
+	CHECK(kh_ctrl_peers_add(&pw, &peer));
+	len = kh_ctrl_peers_finish(&pw, true);
+	CHECK(len > 0);
+	full = (size_t)len;
+	/* Every size, even after a failure: the sizes that overran are the late ones. */
+	for (size = 0; size <= full + 8; size++) {
+		why = peer_in_buffer(&peer, size, full);
+		if (why) {
+			printf("    with %zu bytes (a full message is %zu): %s\n", size, full, why);
+			failures++;
+		}
+	}
+	CHECK_EQ(failures, 0);
+}
+
 /* A config grown with an unknown attribute to end exactly at len. */
 static size_t padded_config(uint8_t *msg, size_t max, size_t len)
 {
@@ -598,6 +678,7 @@ TEST_SUITE(control_tests) = {
 	{ "message type byte", test_type },
 	{ "goodbye round trip and reasons", test_goodbye },
 	{ "config round trip", test_config },
+	{ "config without a name round trip", test_config_empty_name },
 	{ "config: missing attributes and unusable values refused", test_config_refused },
 	{ "config: attributes of the wrong size refused", test_config_wrong_sizes },
 	{ "unknown attributes are skipped", test_unknown_attributes_skipped },
@@ -605,6 +686,7 @@ TEST_SUITE(control_tests) = {
 	{ "peer list and presence round trip", test_peers_round_trip },
 	{ "malformed peers refused", test_peer_refused },
 	{ "peer lists split across messages within KH_CTRL_MAX", test_peers_split },
+	{ "peer lists in small buffers: no overrun, overflow kept", test_peers_small_buffers },
 	{ "messages over KH_CTRL_MAX refused", test_too_long },
 	{ "every truncation parses or is refused, never overread", test_truncation },
 	TEST_END,

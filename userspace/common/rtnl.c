@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <linux/if_addr.h>
@@ -25,6 +26,12 @@ int kh_rtnl_open(struct kh_rtnl *r, unsigned groups)
 	/* Ask for extended ACKs: the kernel then says what it did not like. */
 	mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(r->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* A request socket never waits forever for the kernel. */
+	if (!groups) {
+		struct timeval tv = { .tv_sec = 5 };
+
+		setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
 	if (mnl_socket_bind(r->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
 
@@ -89,6 +96,20 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+static int done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_STOP;
+}
+
+static int noop_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_OK;
+}
+
 static int data_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct reply_ctx *rc = data;
@@ -101,7 +122,13 @@ static int transact(struct kh_rtnl *r, struct nlmsghdr *nlh,
 		    int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx, char *err,
 		    size_t err_len)
 {
-	static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = error_cb };
+	/* With a control array, libmnl ignores any type left NULL: DONE must end the read. */
+	static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
+		[NLMSG_NOOP] = noop_cb,
+		[NLMSG_ERROR] = error_cb,
+		[NLMSG_DONE] = done_cb,
+		[NLMSG_OVERRUN] = noop_cb,
+	};
 	struct reply_ctx rc = { cb, ctx, err, err_len };
 	char buf[RTNL_BUF_SIZE];
 	uint32_t seq = ++r->seq;

@@ -13,9 +13,9 @@
 #include "daemon.h"
 
 #define SEC 1000000000ULL
-/* Exponential backoff between connection attempts: 1 s doubling to 30 s, +-25% jitter. */
+/* Exponential backoff between connection attempts: 1 s doubling to 8 s, +-25% jitter. */
 #define BACKOFF_FIRST_NS (1 * SEC)
-#define BACKOFF_MAX_NS (30 * SEC)
+#define BACKOFF_MAX_NS (8 * SEC)
 /* Before the relay has told us its timers. */
 #define DEFAULT_KEEPALIVE_S 5
 #define DEFAULT_DEAD_PEER_S 15

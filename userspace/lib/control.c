@@ -58,7 +58,9 @@ int kh_ctrl_build_config(uint8_t *out, size_t max, const struct kh_ctrl_config *
 	kh_attr_put_u16(&w, KH_CA_MTU, cfg->mtu);
 	kh_attr_put_u16(&w, KH_CA_KEEPALIVE, cfg->keepalive_s);
 	kh_attr_put_u16(&w, KH_CA_DEAD_PEER, cfg->dead_peer_s);
-	kh_attr_put_str(&w, KH_CA_NAME, cfg->name);
+	/* The name is optional and an empty string is no valid attribute: leave it out. */
+	if (cfg->name[0])
+		kh_attr_put_str(&w, KH_CA_NAME, cfg->name);
 	return finish(&w);
 }
 
@@ -80,14 +82,20 @@ void kh_ctrl_peers_begin(struct kh_ctrl_peers_writer *pw, uint8_t *out, size_t m
 	pw->count = 0;
 }
 
+/* The closing KH_CA_LAST attribute: a u8, so a header and one padded byte. */
+#define PEERS_LAST_ROOM KH_ATTR_ALIGN(KH_ATTR_HDRLEN + 1)
+
 bool kh_ctrl_peers_add(struct kh_ctrl_peers_writer *pw, const struct kh_ctrl_peer *peer)
 {
 	struct kh_attr_writer *w = &pw->w;
 	size_t before = w->len, nest;
 	uint8_t i;
 
-	/* Keep room for the closing KH_CA_LAST attribute. */
-	w->max -= 8;
+	/* A writer that already overflowed stays so; with no room for the closing
+	 * attribute, shrinking max below len would make every bound check wrap. */
+	if (w->overflow || w->max - w->len < PEERS_LAST_ROOM)
+		return false;
+	w->max -= PEERS_LAST_ROOM;
 	nest = kh_attr_nest_start(w, KH_CA_PEER);
 	kh_attr_put_str(w, KH_CA_NAME, peer->name);
 	kh_attr_put(w, KH_CA_PUBKEY, peer->pubkey, 32);
@@ -97,8 +105,9 @@ bool kh_ctrl_peers_add(struct kh_ctrl_peers_writer *pw, const struct kh_ctrl_pee
 	for (i = 0; i < peer->ntags && i < KH_MAX_TAGS; i++)
 		kh_attr_put_str(w, KH_CA_TAG, peer->tags[i]);
 	kh_attr_nest_end(w, nest);
-	w->max += 8;
+	w->max += PEERS_LAST_ROOM;
 	if (w->overflow) {
+		/* It was clear on entry: drop the partial peer, keep the message. */
 		w->len = before;
 		w->overflow = false;
 		return false;

@@ -124,6 +124,7 @@ static int apply(struct relay_config *cfg, const char *key, const char *value, c
 				 value);
 			return -EINVAL;
 		}
+		cfg->ipv4_prefix_set = true;
 	} else if (!strcmp(key, "keepalive") || !strcmp(key, "Keepalive")) {
 		if (parse_uint(value, 1, 3600, &v))
 			goto bad;

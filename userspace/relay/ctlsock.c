@@ -2,6 +2,7 @@
 #include "ctlsock.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,7 +82,8 @@ static struct json_object *status_reply(struct relay *r)
 	json_object_object_add(o, "public_key", json_object_new_string(pub));
 	json_object_object_add(o, "port", json_object_new_int(r->cfg.port));
 	json_object_object_add(o, "uptime", json_object_new_int64(time(NULL) - r->started_at));
-	json_object_object_add(o, "nodes", json_object_new_int64(r->nnodes));
+	json_object_object_add(o, "nodes", json_object_new_int64(r->nenrolled));
+	json_object_object_add(o, "tombstones", json_object_new_int64(r->nnodes - r->nenrolled));
 	json_object_object_add(o, "online", json_object_new_int64(r->nsessions_online));
 	json_object_object_add(o, "half_open", json_object_new_int64(r->half_open));
 	for (i = 0; i < RC_COUNT; i++)
@@ -128,7 +130,8 @@ static struct json_object *handle(struct relay *r, const char *cmd)
 		if (relay_nodes_load(r, err, sizeof(err))) {
 			json_object_object_add(reply, "error", json_object_new_string(err));
 		} else {
-			kh_info("registry reloaded: %u nodes, %u policy rules", r->nnodes, r->nrules);
+			kh_info("registry reloaded: %u nodes, %u policy rules", r->nenrolled,
+				r->nrules);
 			json_object_object_add(reply, "ok", json_object_new_boolean(1));
 		}
 		/* Deleted nodes were told goodbye: send it now, not at the next packet. */
@@ -149,6 +152,35 @@ static void set_timeouts(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * The request may come in pieces: read until the client half-closes, the
+ * buffer is full or CTL_IO_TIMEOUT_MS have passed in all (a client trickling
+ * bytes must not hold the loop longer than that). Returns the length read.
+ */
+static size_t read_request(int fd, char *buf, size_t max)
+{
+	uint64_t deadline = relay_now_ns() + CTL_IO_TIMEOUT_MS * 1000000ULL, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t n;
+	int ready;
+
+	while (len < max && (now = relay_now_ns()) < deadline) {
+		ready = poll(&pfd, 1, (int)((deadline - now + 999999) / 1000000));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			break;
+		n = read(fd, buf + len, max - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	return len;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -173,7 +205,7 @@ void relay_ctl_accept(struct relay *r)
 	socklen_t cred_len = sizeof(cred);
 	char buf[CTL_REQUEST_MAX];
 	const char *out;
-	ssize_t n;
+	size_t n;
 	int fd;
 
 	fd = accept4(r->control_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -186,8 +218,8 @@ void relay_ctl_accept(struct relay *r)
 		return;
 	}
 	set_timeouts(fd);
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0) {
+	n = read_request(fd, buf, sizeof(buf) - 1);
+	if (n == 0) {
 		close(fd);
 		return;
 	}

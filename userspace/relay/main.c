@@ -87,8 +87,6 @@ static int run(struct relay *r)
 	char err[256], pub[KH_KEY_B64_LEN + 1];
 	int ret;
 
-	/* No core dumps and no ptrace by others: the process holds the relay's key. */
-	prctl(PR_SET_DUMPABLE, 0);
 	r->started_at = (int64_t)time(NULL);
 	if (relay_state_lock(r, err, sizeof(err)) || relay_sessions_init(r) ||
 	    relay_nodes_load(r, err, sizeof(err)) < 0 ||
@@ -99,7 +97,7 @@ static int run(struct relay *r)
 	}
 	kh_key_to_base64(pub, r->identity.pub);
 	kh_info("listening on UDP port %u, public key %s, %u nodes enrolled", r->cfg.port, pub,
-		r->nnodes);
+		r->nenrolled);
 	ret = relay_loop_run(r);
 	kh_info("stopping");
 	relay_loop_shutdown(r);
@@ -124,6 +122,10 @@ int main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
+	/* No core dumps and no ptrace by others, before any key is read: every
+	 * command loads the relay's private key, and --preshared-key reads one
+	 * while the options are parsed. */
+	prctl(PR_SET_DUMPABLE, 0);
 	relay_config_defaults(&r->cfg);
 	r->control_fd = r->epoll_fd = r->timer_fd = r->signal_fd = -1;
 	consumed = relay_config_args(&r->cfg, argc - 1, argv + 1, err, sizeof(err));
@@ -142,7 +144,7 @@ int main(int argc, char *argv[])
 			cmd);
 		return 1;
 	}
-	if (relay_state_open(r, err, sizeof(err))) {
+	if (relay_state_open(r, !strcmp(cmd, "run"), err, sizeof(err))) {
 		fprintf(stderr, "keyhole-relay: %s\n", err);
 		relay_state_close(r);
 		return 1;

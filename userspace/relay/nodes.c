@@ -177,10 +177,16 @@ int relay_nodes_load(struct relay *r, char *err, size_t err_len)
 	ret = kh_registry_policy_foreach(r->reg, load_rule, r, err, err_len);
 	if (ret < 0)
 		return ret;
+	r->nenrolled = 0;
+	for (i = 0; i < r->nnodes; i++) {
+		compute_masks(r, &r->nodes[i]);
+		r->nenrolled += r->nodes[i].active;
+	}
+	/* Only now, with every mask new: ending a session tells the followers,
+	 * and who may hear of it is the new policy's call. */
 	for (i = 0; i < r->nnodes; i++) {
 		struct relay_node *n = &r->nodes[i];
 
-		compute_masks(r, n);
 		if (!n->active && n->session != KH_NO_INDEX)
 			relay_session_end(r, &r->sessions[n->session], "node deleted", true,
 					  KH_GOODBYE_DELETED);

@@ -40,6 +40,7 @@ struct relay_config {
 	uint8_t psk[NOISE_PSK_LEN];
 	int log_level;
 	bool use_syslog;
+	bool ipv4_prefix_set; /* given by flag or file: `run` then insists on it */
 };
 
 /* A node the registry knows: enrolled, or deleted (a tombstone that still owns its addresses). */
@@ -120,7 +121,8 @@ struct relay {
 	uint8_t relay_ipv4[4], relay_ipv6[16]; /* the relay's own overlay addresses */
 
 	struct relay_node *nodes;
-	uint32_t nnodes, nodes_cap;
+	uint32_t nnodes, nodes_cap; /* tombstones included */
+	uint32_t nenrolled;         /* active nodes only */
 	struct kh_map by_key, by_ipv4, by_ipv6; /* SipHash -> node index */
 	uint8_t hash_key[16];
 

@@ -100,17 +100,21 @@ static void route_ip(struct relay *r, struct relay_session *s, uint8_t *buf, siz
 		r->counters[RC_DROP_TO_RELAY]++;
 		return;
 	}
-	if (!relay_node_by_addr(r, &info.dst, &to_idx) || !r->nodes[to_idx].active ||
-	    r->nodes[to_idx].session == KH_NO_INDEX ||
-	    !r->sessions[r->nodes[to_idx].session].online ||
-	    !r->sessions[r->nodes[to_idx].session].current.valid) {
-		/* Offline, deleted or never enrolled: say so at once, never forward elsewhere. */
+	if (!relay_node_by_addr(r, &info.dst, &to_idx) || !r->nodes[to_idx].active) {
+		/* Deleted or never enrolled: say so at once, never forward elsewhere. */
 		send_unreachable(r, s, pkt, len, &info, KH_UNREACH_HOST);
 		return;
 	}
 	to = &r->nodes[to_idx];
+	/* Policy before presence: whether a node hidden from the sender is online
+	 * is none of the sender's business, so it gets the same answer either way. */
 	if (!relay_policy_allows(r, from, to)) {
 		send_unreachable(r, s, pkt, len, &info, KH_UNREACH_PROHIBITED);
+		return;
+	}
+	if (to->session == KH_NO_INDEX || !r->sessions[to->session].online ||
+	    !r->sessions[to->session].current.valid) {
+		send_unreachable(r, s, pkt, len, &info, KH_UNREACH_HOST);
 		return;
 	}
 	dst = &r->sessions[to->session];

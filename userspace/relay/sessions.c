@@ -50,14 +50,14 @@ static void drop_keypair(struct relay *r, struct kh_keypair *kp)
 	kh_keypair_wipe(kp);
 }
 
-/* A fresh random index no live key pair uses. */
+/* A fresh random index no live key pair uses; never KH_NO_INDEX, which means failure. */
 static uint32_t new_index(struct relay *r, uint32_t sess)
 {
 	uint32_t idx, unused;
 
 	do
 		idx = randombytes_random();
-	while (kh_map_get(&r->by_index, idx, &unused));
+	while (idx == KH_NO_INDEX || kh_map_get(&r->by_index, idx, &unused));
 	if (kh_map_insert(&r->by_index, idx, sess))
 		return KH_NO_INDEX;
 	return idx;

@@ -41,7 +41,34 @@ static int load_identity(struct relay *r, char *err, size_t err_len)
 	return 0;
 }
 
-int relay_state_open(struct relay *r, char *err, size_t err_len)
+/*
+ * The network, stored at first use with the configured (or default) prefix.
+ * Only `run` given a prefix explicitly insists it matches what is stored: an
+ * admin command, or a relay started without one, just uses the stored network.
+ */
+static int open_network(struct relay *r, bool running, char *err, size_t err_len)
+{
+	const uint8_t *prefix = r->cfg.ipv4_prefix;
+	uint8_t plen = r->cfg.ipv4_plen;
+	bool strict = running && r->cfg.ipv4_prefix_set;
+	size_t used;
+	int ret;
+
+	ret = kh_registry_network(r->reg, strict ? prefix : NULL, plen, &r->net, err, err_len);
+	if (ret == -ENOENT)
+		ret = kh_registry_network(r->reg, prefix, plen, &r->net, err, err_len);
+	/* Another command stored a different prefix in between: that one it is. */
+	if (ret == -EEXIST && !strict)
+		ret = kh_registry_network(r->reg, NULL, 0, &r->net, err, err_len);
+	if (ret == -EEXIST) {
+		used = strnlen(err, err_len);
+		snprintf(err + used, err_len - used,
+			 " (leave out --ipv4-prefix and IPv4Prefix to use the stored prefix)");
+	}
+	return ret;
+}
+
+int relay_state_open(struct relay *r, bool running, char *err, size_t err_len)
 {
 	uint32_t base;
 	int ret;
@@ -51,8 +78,7 @@ int relay_state_open(struct relay *r, char *err, size_t err_len)
 	ret = kh_registry_open(&r->reg, r->cfg.state_dir, err, err_len);
 	if (ret)
 		return ret;
-	ret = kh_registry_network(r->reg, r->cfg.ipv4_prefix, r->cfg.ipv4_plen, &r->net, err,
-				  err_len);
+	ret = open_network(r, running, err, err_len);
 	if (ret)
 		return ret;
 	ret = load_identity(r, err, err_len);

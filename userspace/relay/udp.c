@@ -39,7 +39,7 @@ static int open_one(const char *addr, uint16_t port, char *err, size_t err_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, off = 0, one = 1, size = RELAY_SOCKET_BUFFER;
+	int fd, off = 0, size = RELAY_SOCKET_BUFFER;
 
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
@@ -67,8 +67,9 @@ static int open_one(const char *addr, uint16_t port, char *err, size_t err_len)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	/* Workers sharing the port later bind the same address with this set. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* No SO_REUSEPORT: with it a second relay of the same user (another state
+	 * directory) would bind this port too and silently take half the traffic.
+	 * Workers sharing the port will set it together, once there are workers. */
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		int e = errno;
 
