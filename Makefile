@@ -137,8 +137,10 @@ check-build: deps
 check: check-build
 	$(Q)selftests/run.sh
 
-demo:
-	@echo "make demo: the end-to-end story is coming with the selftests issue."
+# The keyhole story, narrated, in network namespaces (root).
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh build/default
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)

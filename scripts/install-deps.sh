@@ -1,7 +1,9 @@
 #!/bin/sh
 # install-deps.sh - install every build and test dependency of keyhole (Debian 12, root).
 # Idempotent: quiet and quick when everything is already there.
-# Usage: install-deps.sh [--fuzz]   (--fuzz adds clang and its libFuzzer runtime)
+# Usage: install-deps.sh [--fuzz] [--vm]
+#   --fuzz adds clang and its libFuzzer runtime; --vm adds what `make vmcheck` needs to boot
+#   Debian's kernel under qemu (scripts/vm.sh).
 set -eu
 
 # Build: compiler and libraries. Tests: the namespace suite's real programs
@@ -12,8 +14,20 @@ tcpdump jq procps"
 # clang's libFuzzer and sanitizer runtimes are in libclang-rt-14-dev, which clang
 # only recommends (and recommends are not installed below).
 FUZZ_PACKAGES="clang libclang-rt-14-dev"
+# The VM: qemu, a static busybox for the guest's initramfs, cpio to pack it, kmod's depmod
+# and modprobe to index the kernel's modules, xz to unpack vmlinux for a direct (PVH) boot.
+VM_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils"
 
-[ "${1:-}" = "--fuzz" ] && PACKAGES="$PACKAGES $FUZZ_PACKAGES"
+for opt in "$@"; do
+	case $opt in
+	--fuzz) PACKAGES="$PACKAGES $FUZZ_PACKAGES" ;;
+	--vm) PACKAGES="$PACKAGES $VM_PACKAGES" ;;
+	*)
+		echo "usage: install-deps.sh [--fuzz] [--vm]" >&2
+		exit 2
+		;;
+	esac
+done
 
 missing=""
 for pkg in $PACKAGES; do

@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* 4096 bits of bitmap; one word is always being recycled, so 4032 counters
- * behind the highest one seen are still accepted once each. */
-#define KH_REPLAY_BITS 4096
+/* 33 words of bitmap; one word is always being recycled, so the 2048 counters
+ * behind the highest one seen are still accepted once each. Every session holds
+ * up to three of these: their size is most of a session's memory. */
+#define KH_REPLAY_BITS (33 * 64)
 #define KH_REPLAY_WORDS (KH_REPLAY_BITS / 64)
 #define KH_REPLAY_WINDOW (KH_REPLAY_BITS - 64)
 

@@ -130,6 +130,8 @@ struct relay {
 	uint32_t *active;  /* dense list of sessions in use: timers never touch idle slots */
 	uint32_t nactive;
 	uint32_t free_session;
+	uint32_t never_used; /* slots from here on were never touched */
+	uint32_t nfollowing; /* sessions that asked for presence pushes */
 	uint32_t nsessions_online;
 	uint32_t half_open;
 	struct kh_map by_index; /* our session index -> session */
@@ -169,6 +171,7 @@ void relay_session_end(struct relay *r, struct relay_session *s, const char *why
 		       enum kh_goodbye_reason reason);
 void relay_sessions_tick(struct relay *r, uint64_t now_ns);
 void relay_presence_changed(struct relay *r, uint32_t node_idx);
+void relay_session_follow(struct relay *r, struct relay_session *s, bool follow);
 
 /* router.c */
 void relay_handle_transport(struct relay *r, int sock, const struct sockaddr_storage *src,

@@ -172,7 +172,7 @@ static void handle_control(struct relay *r, struct relay_session *s, const uint8
 	case KH_CTRL_PEERS_REQUEST:
 		if (kh_ctrl_parse_peers_request(msg, len, &request_id, &follow))
 			break;
-		s->following = follow;
+		relay_session_follow(r, s, follow);
 		send_peer_list(r, s, request_id);
 		return;
 	default:

@@ -22,18 +22,16 @@
 
 int relay_sessions_init(struct relay *r)
 {
-	uint32_t i, n = r->cfg.max_sessions;
+	uint32_t n = r->cfg.max_sessions;
 
-	/* calloc'd pages stay untouched (and unresident) until a session uses them. */
+	/* calloc'd pages stay untouched (and unresident) until a session uses them:
+	 * slots are handed out from never_used upwards, and only freed ones are listed. */
 	r->sessions = calloc(n, sizeof(*r->sessions));
 	r->active = calloc(n, sizeof(*r->active));
 	if (!r->sessions || !r->active)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		r->sessions[i].node = KH_NO_INDEX;
-		r->sessions[i].next_free = i + 1 < n ? i + 1 : KH_NO_INDEX;
-	}
-	r->free_session = 0;
+	r->free_session = KH_NO_INDEX;
+	r->never_used = 0;
 	/* Each session holds up to three key pairs, each with its own index. */
 	return kh_map_init(&r->by_index, 3 * n);
 }
@@ -90,10 +88,14 @@ static struct relay_session *session_get(struct relay *r, uint32_t node_idx)
 
 	if (n->session != KH_NO_INDEX)
 		return &r->sessions[n->session];
-	if (r->free_session == KH_NO_INDEX)
+	if (r->free_session != KH_NO_INDEX) {
+		s = &r->sessions[r->free_session];
+		r->free_session = s->next_free;
+	} else if (r->never_used < r->cfg.max_sessions) {
+		s = &r->sessions[r->never_used++];
+	} else {
 		return NULL;
-	s = &r->sessions[r->free_session];
-	r->free_session = s->next_free;
+	}
 	memset(s, 0, sizeof(*s));
 	s->node = node_idx;
 	s->next_free = KH_NO_INDEX;
@@ -110,6 +112,7 @@ static void session_free(struct relay *r, struct relay_session *s)
 	drop_keypair(r, &s->current);
 	drop_keypair(r, &s->previous);
 	drop_keypair(r, &s->next);
+	relay_session_follow(r, s, false);
 	r->nodes[s->node].session = KH_NO_INDEX;
 	/* Move the last active session into this one's place. */
 	r->active[s->active_pos] = r->active[--r->nactive];
@@ -359,6 +362,13 @@ void relay_sessions_tick(struct relay *r, uint64_t now)
 	}
 }
 
+void relay_session_follow(struct relay *r, struct relay_session *s, bool follow)
+{
+	if (follow != s->following)
+		r->nfollowing += follow ? 1 : -1;
+	s->following = follow;
+}
+
 /* Tell every following node that may see this one that it came or went. */
 void relay_presence_changed(struct relay *r, uint32_t node_idx)
 {
@@ -370,6 +380,9 @@ void relay_presence_changed(struct relay *r, uint32_t node_idx)
 	uint32_t i;
 	int len;
 
+	/* Most relays have no follower: then a node coming or going costs nothing here. */
+	if (r->nfollowing == 0)
+		return;
 	relay_node_to_peer(changed, online, &peer);
 	kh_ctrl_peers_begin(&pw, msg, sizeof(msg), KH_CTRL_PRESENCE, 0);
 	if (!kh_ctrl_peers_add(&pw, &peer))
