@@ -1,9 +1,10 @@
 #!/bin/sh
 # install-deps.sh - install every build and test dependency of keyhole (Debian 12, root).
 # Idempotent: quiet and quick when everything is already there.
-# Usage: install-deps.sh [--fuzz] [--vm]
+# Usage: install-deps.sh [--fuzz] [--vm] [--bench]
 #   --fuzz adds clang and its libFuzzer runtime; --vm adds what `make vmcheck` needs to boot
-#   Debian's kernel under qemu (scripts/vm.sh).
+#   Debian's kernel under qemu (scripts/vm.sh); --bench adds the peers `make bench` measures
+#   keyhole against and the tools that measure (selftests/bench/bench.sh).
 set -eu
 
 # Build: compiler and libraries. Tests: the namespace suite's real programs
@@ -17,13 +18,17 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev"
 # The VM: qemu, a static busybox for the guest's initramfs, cpio to pack it, kmod's depmod
 # and modprobe to index the kernel's modules, xz to unpack vmlinux for a direct (PVH) boot.
 VM_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils"
+# The benchmark: the peers (userspace WireGuard and its wg tool, OpenVPN 2.6, n2n), iperf3
+# for the traffic, openssl for OpenVPN's throwaway PKI, python3 for the figures.
+BENCH_PACKAGES="wireguard-go wireguard-tools openvpn n2n iperf3 openssl python3"
 
 for opt in "$@"; do
 	case $opt in
 	--fuzz) PACKAGES="$PACKAGES $FUZZ_PACKAGES" ;;
 	--vm) PACKAGES="$PACKAGES $VM_PACKAGES" ;;
+	--bench) PACKAGES="$PACKAGES $BENCH_PACKAGES" ;;
 	*)
-		echo "usage: install-deps.sh [--fuzz] [--vm]" >&2
+		echo "usage: install-deps.sh [--fuzz] [--vm] [--bench]" >&2
 		exit 2
 		;;
 	esac

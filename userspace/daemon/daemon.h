@@ -96,6 +96,9 @@ void daemon_tun_write(struct daemon *d, const uint8_t *pkt, size_t len);
 int daemon_udp_prepare(struct daemon *d, int family);
 void daemon_udp_receive(struct daemon *d);
 int daemon_udp_send(struct daemon *d, const uint8_t *buf, size_t len);
+/* Send count sealed datagrams (bufs[i][0..lens[i])) to the relay with one sendmmsg. */
+void daemon_udp_send_batch(struct daemon *d, uint8_t (*bufs)[KH_PKT_BUF], const size_t *lens,
+			   unsigned count);
 
 /* session.c */
 void daemon_session_reconsider(struct daemon *d);

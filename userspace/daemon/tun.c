@@ -88,27 +88,41 @@ static void bounce(struct daemon *d, const uint8_t *pkt, size_t len)
 
 void daemon_tun_receive(struct daemon *d)
 {
-	static uint8_t buf[KH_PKT_BUF];
-	int i;
-	ssize_t n;
+	static uint8_t bufs[KH_BATCH][KH_PKT_BUF];
+	size_t lens[KH_BATCH];
+	uint64_t now = daemon_now_ns();
+	int n, reads, round, ret;
+	bool drained = false;
+	ssize_t got;
 
-	/* Bounded per wake-up so the socket and timers get their turn. */
-	for (i = 0; i < 4 * KH_BATCH; i++) {
-		n = read(d->tun_fd, buf + KH_DATA_HEADER_LEN, sizeof(buf) - KH_DATA_OVERHEAD);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				kh_warn("tun: read failed: %s", strerror(errno));
-			return;
-		}
-		if (n == 0)
-			continue;
-		if (d->state != KEYHOLE_SESSION_UP || !d->current.valid) {
-			bounce(d, buf + KH_DATA_HEADER_LEN, (size_t)n);
-			continue;
-		}
-		if (daemon_send_payload(d, buf, (size_t)n) == 0) {
+	/* Bounded per wake-up (4 batches) so the socket and timers get their turn. */
+	for (round = 0; round < 4 && !drained; round++) {
+		n = 0;
+		for (reads = 0; reads < KH_BATCH; reads++) {
+			uint8_t *b = bufs[n];
+
+			got = read(d->tun_fd, b + KH_DATA_HEADER_LEN, KH_PKT_BUF - KH_DATA_OVERHEAD);
+			if (got < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					kh_warn("tun: read failed: %s", strerror(errno));
+				drained = true;
+				break;
+			}
+			if (got == 0)
+				continue;
+			if (d->state != KEYHOLE_SESSION_UP || !d->current.valid) {
+				bounce(d, b + KH_DATA_HEADER_LEN, (size_t)got);
+				continue;
+			}
+			/* Seal in place: the header goes in front of the packet, the tag after. */
+			ret = kh_transport_seal(&d->current, b + KH_DATA_HEADER_LEN, (size_t)got, b, now);
+			if (ret < 0)
+				continue;
+			lens[n++] = (size_t)ret;
 			d->tx_packets++;
-			d->tx_bytes += (uint64_t)n;
+			d->tx_bytes += (uint64_t)got;
 		}
+		if (n > 0)
+			daemon_udp_send_batch(d, bufs, lens, (unsigned)n);
 	}
 }

@@ -51,6 +51,39 @@ int daemon_udp_send(struct daemon *d, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+void daemon_udp_send_batch(struct daemon *d, uint8_t (*bufs)[KH_PKT_BUF], const size_t *lens,
+			   unsigned count)
+{
+	struct mmsghdr msgs[KH_BATCH];
+	struct iovec iov[KH_BATCH];
+	unsigned i, done = 0;
+	int sent;
+
+	if (d->udp_fd < 0 || !d->relay_resolved || count > KH_BATCH)
+		return;
+	for (i = 0; i < count; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = lens[i];
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &d->relay_addr;
+		msgs[i].msg_hdr.msg_namelen = d->relay_addr_len;
+	}
+	/* One system call for the whole batch; a datagram the kernel refuses is skipped. */
+	while (done < count) {
+		sent = sendmmsg(d->udp_fd, msgs + done, count - done, MSG_DONTWAIT);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent <= 0) {
+			done++;
+			continue;
+		}
+		done += (unsigned)sent;
+	}
+	d->last_tx_ns = daemon_now_ns();
+}
+
 void daemon_udp_receive(struct daemon *d)
 {
 	static uint8_t bufs[KH_BATCH][KH_PKT_BUF];

@@ -153,6 +153,7 @@ static int list_one(const struct kh_node_record *n, void *arg)
 	struct list_ctx *ctx = arg;
 	struct json_object *live = NULL, *v;
 	char pub[KH_KEY_B64_LEN + 1], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], tags[300];
+	char ago[32];
 	const char *endpoint = "-";
 	bool online = false;
 	int64_t last = 0, rx = 0, tx = 0;
@@ -191,8 +192,12 @@ static int list_one(const struct kh_node_record *n, void *arg)
 		return 0;
 	}
 	tags_text(n->tags, n->ntags, tags, sizeof(tags));
-	printf("%-16s %s %-15s %-39s %-16s %-7s %-24s %10lld %12lld %12lld\n", n->name, pub, v4,
-	       v6, tags, online ? "online" : "offline", online ? endpoint : "-", (long long)last,
+	if (last)
+		snprintf(ago, sizeof(ago), "%llds ago", (long long)(time(NULL) - last));
+	else
+		snprintf(ago, sizeof(ago), "never");
+	printf("%-16s %s %-15s %-39s %-16s %-7s %-24s %10s %12lld %12lld\n", n->name, pub, v4,
+	       v6, tags, online ? "online" : "offline", online ? endpoint : "-", ago,
 	       (long long)rx, (long long)tx);
 	return 0;
 }
