@@ -17,6 +17,8 @@ extern const struct test_case attr_tests[];
 extern const struct test_case control_tests[];
 extern const struct test_case ratelimit_tests[];
 extern const struct test_case map_tests[];
+extern const struct test_case genl_tests[];
+extern const struct test_case config_tests[];
 
 static const struct {
 	const char *name;
@@ -35,6 +37,8 @@ static const struct {
 	{ "control", control_tests },
 	{ "ratelimit", ratelimit_tests },
 	{ "map", map_tests },
+	{ "genl", genl_tests },
+	{ "config", config_tests },
 	{ NULL, NULL },
 };
 

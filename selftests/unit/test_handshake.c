@@ -226,6 +226,55 @@ static void test_truncated_and_oversized(void)
 	}
 }
 
+struct ss_cache {
+	uint8_t rs[32], ss[32];
+	int computed, served;
+};
+
+static int test_ss(void *ctx, const uint8_t rs[32], const uint8_t s_priv[32], uint8_t out[32])
+{
+	struct ss_cache *c = ctx;
+
+	if (c->computed && !memcmp(c->rs, rs, 32)) {
+		c->served++;
+	} else {
+		if (crypto_scalarmult_curve25519(c->ss, s_priv, rs))
+			return -EBADMSG;
+		memcpy(c->rs, rs, 32);
+		c->computed++;
+	}
+	memcpy(out, c->ss, 32);
+	return 0;
+}
+
+/* A cached static-static DH gives exactly the handshake the plain one gives. */
+static void test_cached_static_dh(void)
+{
+	struct ss_cache cache = { 0 };
+	struct pair p;
+	int round;
+
+	pair_setup(&p);
+	for (round = 0; round < 3; round++) {
+		CHECK(pair_initiate(&p, NULL, NULL, 10 + round) > 0);
+		CHECK_EQ(kh_handshake_consume_initiation_cached(&p.relay_hs, &p.init, &p.relay,
+								test_ss, &cache, p.initiation,
+								(size_t)p.init_len), 0);
+		CHECK_EQ(kh_handshake_respond(&p.relay_hs, p.psk, 9, p.init.sender_index,
+					      p.response, &p.relay_kp, NOW), KH_RESP_LEN);
+		CHECK_EQ(kh_handshake_consume_response(&p.node_hs, p.response, KH_RESP_LEN,
+						       &p.node_kp, NOW), 0);
+		CHECK_MEM(p.node_kp.send_key, p.relay_kp.recv_key, 32);
+	}
+	CHECK_EQ(cache.computed, 1);
+	CHECK_EQ(cache.served, 2);
+	/* A wrong cached value breaks the handshake: the cache is really used. */
+	cache.ss[0] ^= 1;
+	CHECK(pair_initiate(&p, NULL, NULL, 20) > 0);
+	CHECK(kh_handshake_consume_initiation_cached(&p.relay_hs, &p.init, &p.relay, test_ss,
+						     &cache, p.initiation, (size_t)p.init_len) != 0);
+}
+
 static void test_tai64n_order(void)
 {
 	uint8_t a[KH_TAI64N_LEN], b[KH_TAI64N_LEN], c[KH_TAI64N_LEN];
@@ -245,6 +294,7 @@ TEST_SUITE(handshake_tests) = {
 	{ "a change to any byte of either message is refused", test_tamper_every_byte },
 	{ "initiation for another relay's key is refused", test_wrong_relay_key },
 	{ "truncated and oversized messages are refused", test_truncated_and_oversized },
+	{ "a cached static-static DH gives the same handshake", test_cached_static_dh },
 	{ "TAI64N labels order as time does", test_tai64n_order },
 	TEST_END,
 };

@@ -112,6 +112,14 @@ int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initia
 				    const struct noise_static *relay,
 				    const uint8_t *msg, size_t len)
 {
+	return kh_handshake_consume_initiation_cached(hs, init, relay, NULL, NULL, msg, len);
+}
+
+int kh_handshake_consume_initiation_cached(struct noise_handshake *hs,
+					   struct kh_initiation *init,
+					   const struct noise_static *relay, noise_ss_fn fn,
+					   void *ctx, const uint8_t *msg, size_t len)
+{
 	uint8_t payload[KH_TAI64N_LEN + KH_INIT_MAX_EXTRA];
 	size_t noise_len, payload_len;
 	int ret;
@@ -127,6 +135,7 @@ int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initia
 				   (const uint8_t[NOISE_PSK_LEN]){ 0 });
 	if (ret)
 		return ret;
+	noise_handshake_set_ss_fn(hs, fn, ctx);
 	noise_len = len - KH_INIT_NOISE_OFF - 2 * KH_MAC_LEN;
 	ret = noise_ik_read_msg1(hs, msg + KH_INIT_NOISE_OFF, noise_len, payload, &payload_len);
 	if (ret)

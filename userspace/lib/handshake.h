@@ -48,6 +48,12 @@ int kh_handshake_consume_initiation(struct noise_handshake *hs, struct kh_initia
 				    const struct noise_static *relay,
 				    const uint8_t *msg, size_t len);
 
+/* The same, with a cache of static-static DH results (see noise_ss_fn); fn may be NULL. */
+int kh_handshake_consume_initiation_cached(struct noise_handshake *hs,
+					   struct kh_initiation *init,
+					   const struct noise_static *relay, noise_ss_fn fn,
+					   void *ctx, const uint8_t *msg, size_t len);
+
 /* Relay side: answer into out (KH_RESP_LEN bytes) and derive the session's keys. */
 int kh_handshake_respond(struct noise_handshake *hs, const uint8_t psk[NOISE_PSK_LEN],
 			 uint32_t sender_index, uint32_t receiver_index,

@@ -213,6 +213,12 @@ int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 	return 0;
 }
 
+void noise_handshake_set_ss_fn(struct noise_handshake *hs, noise_ss_fn fn, void *ctx)
+{
+	hs->ss_fn = fn;
+	hs->ss_ctx = ctx;
+}
+
 void noise_handshake_set_ephemeral(struct noise_handshake *hs,
 				   const uint8_t e_priv[NOISE_DH_LEN])
 {
@@ -271,8 +277,18 @@ int noise_ik_read_msg1(struct noise_handshake *hs, const uint8_t *msg, size_t le
 		return -EBADMSG;
 	p += NOISE_DH_LEN + NOISE_TAG_LEN;
 	/* ss */
-	if (mix_dh(hs, hs->s_priv, hs->rs))
+	if (hs->ss_fn) {
+		uint8_t shared[NOISE_DH_LEN];
+		int ret = hs->ss_fn(hs->ss_ctx, hs->rs, hs->s_priv, shared);
+
+		if (!ret)
+			mix_key(hs, shared, sizeof(shared));
+		sodium_memzero(shared, sizeof(shared));
+		if (ret)
+			return -EBADMSG;
+	} else if (mix_dh(hs, hs->s_priv, hs->rs)) {
 		return -EBADMSG;
+	}
 	*payload_len = len - NOISE_IK_MSG1_LEN(0);
 	if (decrypt_and_hash(hs, p, *payload_len + NOISE_TAG_LEN, payload_out))
 		return -EBADMSG;

@@ -20,6 +20,15 @@ struct noise_static {
 	uint8_t pub[NOISE_DH_LEN];
 };
 
+/*
+ * The responder's static-static DH, DH(s, rs), is the same for every handshake
+ * of one initiator: a responder may keep it. Given rs, the function writes
+ * DH(s_priv, rs) into out (from its cache, or computing and remembering it)
+ * and returns 0, or -EBADMSG for a low-order rs.
+ */
+typedef int (*noise_ss_fn)(void *ctx, const uint8_t rs[NOISE_DH_LEN],
+			   const uint8_t s_priv[NOISE_DH_LEN], uint8_t out[NOISE_DH_LEN]);
+
 /* The state of one Noise IK handshake, on either side. Holds secrets: wipe
  * with noise_handshake_wipe() on every path that drops it. */
 struct noise_handshake {
@@ -37,6 +46,8 @@ struct noise_handshake {
 	uint8_t e_pub[NOISE_DH_LEN];
 	uint8_t rs[NOISE_DH_LEN]; /* remote static: known up front by the initiator */
 	uint8_t re[NOISE_DH_LEN];
+	noise_ss_fn ss_fn; /* responder only, optional */
+	void *ss_ctx;
 };
 
 /* The pair of transport keys that Split() yields. */
@@ -60,6 +71,9 @@ int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 			 const uint8_t *prologue, size_t prologue_len,
 			 const struct noise_static *s,
 			 const uint8_t *remote_static, const uint8_t *psk);
+
+/* Responder: take the static-static DH from fn (a per-initiator cache) instead of computing it. */
+void noise_handshake_set_ss_fn(struct noise_handshake *hs, noise_ss_fn fn, void *ctx);
 
 /* Use a fixed ephemeral private key instead of a random one (test vectors). */
 void noise_handshake_set_ephemeral(struct noise_handshake *hs,

@@ -51,6 +51,8 @@ struct relay_node {
 	uint32_t session;  /* index into sessions, or KH_NO_INDEX when offline */
 	uint64_t policy_from, policy_to; /* bit i: the node matches side of rule i */
 	int64_t last_handshake; /* unix seconds, 0 = never */
+	uint8_t ss[32];    /* DH(relay, node): the same for every handshake, kept after the first */
+	bool has_ss;
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t rx_packets, tx_packets;
 };

@@ -253,6 +253,26 @@ static bool enroll_by_token(struct relay *r, const struct kh_initiation *init, u
 	return true;
 }
 
+/* The static-static DH of an enrolled key is computed once: it saves a quarter of
+ * the relay's work per handshake. Unknown keys get it computed each time. */
+static int cached_ss(void *ctx, const uint8_t rs[32], const uint8_t s_priv[32], uint8_t out[32])
+{
+	struct relay *r = ctx;
+	struct relay_node *n;
+	uint32_t idx;
+
+	if (!relay_node_by_key(r, rs, &idx))
+		return crypto_scalarmult_curve25519(out, s_priv, rs) ? -EBADMSG : 0;
+	n = &r->nodes[idx];
+	if (!n->has_ss) {
+		if (crypto_scalarmult_curve25519(n->ss, s_priv, rs))
+			return -EBADMSG;
+		n->has_ss = true;
+	}
+	memcpy(out, n->ss, 32);
+	return 0;
+}
+
 void relay_handle_initiation(struct relay *r, int sock, const struct sockaddr_storage *src,
 			     socklen_t src_len, const uint8_t *msg, size_t len)
 {
@@ -271,7 +291,8 @@ void relay_handle_initiation(struct relay *r, int sock, const struct sockaddr_st
 	}
 	if (!macs_ok(r, sock, src, src_len, msg, len, now))
 		return;
-	if (kh_handshake_consume_initiation(&hs, &init, &r->identity, msg, len)) {
+	if (kh_handshake_consume_initiation_cached(&hs, &init, &r->identity, cached_ss, r, msg,
+						   len)) {
 		r->counters[RC_DROP_HANDSHAKE]++;
 		return;
 	}

@@ -1,0 +1,153 @@
+#!/bin/bash
+# topo.sh - the benchmark's hub-and-spoke namespaces, and the helpers that start and end what runs in them.
+#
+#   khb-cli 198.18.0.2 ---- 198.18.0.1 [ khb-relay  198.18.2.1 on lo ] 198.18.1.1 ---- 198.18.1.2 khb-dev
+#
+# The client and the device each have a route to the relay's address and to nothing else,
+# so every tunnel's packets go through the process in khb-relay; only plain routing gets
+# routes to the far side and ip_forward in khb-relay. The addresses are RFC 2544's
+# benchmarking range (198.18.0.0/15): underlay in 198.18.x, overlays in 198.19.x.
+# Every name starts with "khb-" (the suites' "kh-" namespaces may exist at the same time);
+# topo_down, run from the caller's EXIT trap, removes everything.
+
+BENCH_NS="khb-cli khb-relay khb-dev"
+RELAY_ADDR=198.18.2.1
+CLI_ADDR=198.18.0.2
+DEV_ADDR=198.18.1.2
+
+# PIDs of the programs this run started in the background, ended by topo_down.
+BENCH_PIDS=""
+
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT_MS CMD...: poll CMD every 100 ms; succeed as soon as it does.
+wait_until() {
+	local deadline=$(($(now_ms) + $1))
+	shift
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	"$@" >/dev/null 2>&1
+}
+
+# in_ns NS CMD...: run CMD in NS, with a keyhole run directory of that namespace's own.
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$BT/run-$ns" "$@"
+}
+
+# spawn NS LOG CMD...: start CMD in NS in the background, its output in LOG; remember its PID.
+# `ip netns exec` and `env` exec in place, so $! is the program itself.
+spawn() {
+	local ns=$1 log=$2
+	shift 2
+	in_ns "$ns" "$@" >>"$log" 2>&1 </dev/null &
+	BENCH_PIDS="$BENCH_PIDS $!"
+	SPAWNED=$!
+}
+
+# veth NS_A IF_A NS_B IF_B: a cable between two namespaces.
+veth() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" &&
+		ip -n "$1" link set "$2" up &&
+		ip -n "$3" link set "$4" up
+}
+
+topo_up() {
+	local ns
+	for ns in $BENCH_NS; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		mkdir -p "$BT/run-$ns"
+	done
+	veth khb-cli eth0 khb-relay c0 || return 1
+	veth khb-dev eth0 khb-relay d0 || return 1
+	ip -n khb-relay addr add 198.18.0.1/24 dev c0
+	ip -n khb-relay addr add 198.18.1.1/24 dev d0
+	ip -n khb-relay addr add $RELAY_ADDR/32 dev lo
+	ip -n khb-cli addr add $CLI_ADDR/24 dev eth0
+	ip -n khb-dev addr add $DEV_ADDR/24 dev eth0
+	ip -n khb-cli route add $RELAY_ADDR/32 via 198.18.0.1
+	ip -n khb-dev route add $RELAY_ADDR/32 via 198.18.1.1
+	# A hub that forwards back out of the interface a packet came in by would otherwise
+	# answer each packet with an ICMP redirect.
+	ip netns exec khb-relay sysctl -qw net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.default.send_redirects=0
+}
+
+# pids_in_ns NS...: every process in those namespaces (all of them ours).
+pids_in_ns() {
+	local ns
+	for ns in "$@"; do
+		ip netns pids "$ns" 2>/dev/null
+	done
+}
+
+# topo_down: end our programs (SIGTERM, then SIGKILL after 2 s), then the namespaces.
+topo_down() {
+	local pid tries live
+	for pid in $BENCH_PIDS $(pids_in_ns $BENCH_NS); do
+		kill "$pid" 2>/dev/null
+	done
+	for tries in $(seq 20); do
+		live=""
+		for pid in $BENCH_PIDS $(pids_in_ns $BENCH_NS); do
+			kill -0 "$pid" 2>/dev/null && live="$live $pid"
+		done
+		[ -z "$live" ] && break
+		sleep 0.1
+	done
+	for pid in $live; do
+		kill -9 "$pid" 2>/dev/null
+	done
+	for pid in $BENCH_PIDS; do
+		wait "$pid" 2>/dev/null
+	done
+	BENCH_PIDS=""
+	for ns in $BENCH_NS; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+# proc_ticks PID...: user + system clock ticks of those processes, all their threads included.
+proc_ticks() {
+	local pid sum=0 stat f
+	for pid in "$@"; do
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		# The command name may hold spaces: count fields after its closing parenthesis.
+		# Then field 3 (state) is f[0], so utime (14) and stime (15) are f[11] and f[12].
+		read -ra f <<<"${stat##*) }"
+		sum=$((sum + f[11] + f[12]))
+	done
+	echo $sum
+}
+
+# machine_ticks: busy clock ticks of every CPU since boot (all but idle and iowait).
+machine_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# tunnel_pids: the tunnel's processes: everything in our namespaces but the measuring tools.
+tunnel_pids() {
+	local pid comm
+	for pid in $(pids_in_ns $BENCH_NS); do
+		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+		case $comm in
+		iperf3 | ping) ;;
+		*) echo "$pid" ;;
+		esac
+	done
+}
+
+# relay_rss_kb: resident memory of the processes in the relay namespace, in KiB.
+relay_rss_kb() {
+	local pid sum=0 kb
+	for pid in $(pids_in_ns khb-relay); do
+		kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		sum=$((sum + ${kb:-0}))
+	done
+	echo $sum
+}
