@@ -42,6 +42,8 @@ RELAY_SRC := $(filter-out $(RELAY_LIB_SRC),$(wildcard userspace/relay/*.c))
 DAEMON_SRC := $(wildcard userspace/daemon/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 UNIT_SRC := $(wildcard selftests/unit/*.c)
+# The tool's config parser is tested too; it is built with the tool, outside the library.
+UNIT_EXTRA_SRC := tools/config.c
 BENCH_SRC := selftests/bench/proto-bench.c
 LOAD_SRC := selftests/bench/relay-load.c
 RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
@@ -53,6 +55,7 @@ RELAY_OBJ := $(RELAY_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_EXTRA_OBJ := $(UNIT_EXTRA_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 LOAD_OBJ := $(LOAD_SRC:%.c=$(BUILD)/%.o)
 RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
@@ -83,7 +86,7 @@ $(BUILD)/keyholed: $(DAEMON_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libkeyhole.a
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(UNIT_EXTRA_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -158,6 +161,21 @@ install: all
 	install -m 0755 $(BUILD)/keyhole-relay $(DESTDIR)$(SBINDIR)/keyhole-relay
 	install -m 0755 $(BUILD)/keyholed $(DESTDIR)$(SBINDIR)/keyholed
 
+# keyhole against plain routing, wireguard-go, OpenVPN and n2n through one relay namespace
+# (root): `make bench` takes about 7 minutes and writes build/bench/results.md;
+# `make bench-smoke` (plain, keyhole, wireguard-go, a second each) fails if keyhole moves
+# no traffic. Documentation/bench.md says what is measured and how.
+.PHONY: bench bench-smoke
+bench:
+	$(Q)scripts/install-deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)selftests/bench/bench.sh --build $(BUILD)
+
+bench-smoke:
+	$(Q)scripts/install-deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)selftests/bench/bench.sh --smoke --build $(BUILD)
+
 # libFuzzer targets, one per parser, built with clang straight from the library
 # sources each one needs (libkeyhole.a comes from $(CC) without the fuzzer's
 # coverage hooks): selftests/fuzz/fuzz_NAME.c links the files in FUZZ_LIB_NAME.
@@ -167,13 +185,20 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_DIR := build/fuzz
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
-	-D_GNU_SOURCE $(WARN) $(shell $(PKG_CONFIG) --cflags libsodium 2>/dev/null)
-FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libsodium 2>/dev/null)
+	-D_GNU_SOURCE $(WARN) $(shell $(PKG_CONFIG) --cflags libsodium libmnl sqlite3 2>/dev/null)
+FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libsodium libmnl sqlite3 2>/dev/null)
 FUZZ_NAMES := $(patsubst selftests/fuzz/fuzz_%.c,%,$(wildcard selftests/fuzz/fuzz_*.c))
 FUZZ_LIB_ippacket := userspace/lib/ippacket.c
 FUZZ_LIB_control := userspace/lib/control.c userspace/lib/attr.c
 FUZZ_LIB_relay_datagram := $(addprefix userspace/lib/,cookie.c handshake.c key.c noise.c \
 	replay.c transport.c)
+FUZZ_LIB_genl := userspace/lib/genl.c
+# kh_token_parse and kh_valid_name live in the relay's registry, which brings
+# SQLite and its generated schema along.
+FUZZ_LIB_config := tools/config.c userspace/common/keyfile.c userspace/lib/key.c \
+	userspace/relay/registry.c
+$(FUZZ_DIR)/fuzz_config: $(BUILD)/gen/schema.h
+$(FUZZ_DIR)/fuzz_config: FUZZ_CFLAGS += -I$(BUILD)/gen
 
 # run_fuzzers SECONDS: each fuzzer in turn; a crash stops the run and shows its log.
 define run_fuzzers

@@ -1,4 +1,4 @@
-/* test_genl.c - the keyhole genl codec: devices and peers built and read back, and what the parser refuses. */
+/* test_genl.c - the keyhole genl codec: devices and peers read back, and what the parser refuses. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +233,11 @@ static void test_cmd(void)
 	CHECK_EQ(kh_genl_cmd(nlh, nlh->nlmsg_len - 1, FAMILY), -EINVAL);
 	nlh->nlmsg_len = sizeof(buf) + 4;
 	CHECK_EQ(kh_genl_cmd(nlh, sizeof(buf), FAMILY), -EINVAL);
+	/* 2 GiB and more: negative as an int, which mnl_nlmsg_ok compares. */
+	nlh->nlmsg_len = 0x80000000u;
+	CHECK_EQ(kh_genl_cmd(nlh, sizeof(buf), FAMILY), -EINVAL);
+	nlh->nlmsg_len = 0xffffffffu;
+	CHECK_EQ(kh_genl_cmd(nlh, sizeof(buf), FAMILY), -EINVAL);
 	/* nlmsg_len too small to hold the genl header, or even the netlink header. */
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + sizeof(*genl) - 1;
 	CHECK_EQ(kh_genl_cmd(nlh, sizeof(buf), FAMILY), -EINVAL);
@@ -352,7 +357,10 @@ static void test_strings(void)
 	}
 }
 
-/* A message of IFNAME then MTU, copied into a buffer of exactly msg_len bytes so a sanitizer sees any read past it. */
+/*
+ * A message of IFNAME then MTU whose nla_len is mtu_nla_len, copied into a
+ * buffer of exactly msg_len bytes so a sanitizer sees any read past it.
+ */
 static int parse_cut(uint32_t msg_len, uint16_t mtu_nla_len)
 {
 	MSG_BUF(buf, 256);

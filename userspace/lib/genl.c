@@ -203,12 +203,23 @@ static void take_attr(const struct nlattr *a, struct kh_device *d)
 	}
 }
 
+/*
+ * libmnl's mnl_attr_for_each walks to nlmsg_len rounded up to 4, so in a
+ * message whose length is not a multiple of 4 the last attribute could run up
+ * to 3 bytes past nlmsg_len, and past the buffer: walk to nlmsg_len exactly.
+ */
+#define for_each_attr(a, nlh)                                                                \
+	for ((a) = mnl_nlmsg_get_payload_offset((nlh), sizeof(struct genlmsghdr));           \
+	     mnl_attr_ok((a), (int)((const char *)(nlh) + (nlh)->nlmsg_len - (const char *)(a))); \
+	     (a) = mnl_attr_next(a))
+
 int kh_genl_cmd(const struct nlmsghdr *nlh, size_t len, uint16_t family)
 {
 	const struct genlmsghdr *genl;
 
-	if (len < sizeof(*nlh) || !mnl_nlmsg_ok(nlh, (int)len) || nlh->nlmsg_type != family ||
-	    nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*genl))
+	/* mnl_nlmsg_ok compares nlmsg_len as an int: one of 2 GiB or more would pass. */
+	if (len < sizeof(*nlh) || !mnl_nlmsg_ok(nlh, (int)len) || nlh->nlmsg_len > len ||
+	    nlh->nlmsg_type != family || nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*genl))
 		return -EINVAL;
 	genl = mnl_nlmsg_get_payload(nlh);
 	if (genl->cmd == KEYHOLE_CMD_UNSPEC || genl->cmd > KEYHOLE_CMD_MAX)
@@ -222,7 +233,7 @@ int kh_genl_parse_device(const struct nlmsghdr *nlh, struct kh_device *dev, cons
 
 	memset(dev, 0, sizeof(*dev));
 	*why = NULL;
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+	for_each_attr(a, nlh) {
 		uint16_t type = mnl_attr_get_type(a);
 
 		if (type == 0 || type > KEYHOLE_A_MAX || policy[type].kind == K_NONE) {
@@ -249,7 +260,7 @@ int kh_genl_parse_peer(const struct nlmsghdr *nlh, struct kh_ctrl_peer *peer, co
 	const struct nlattr *a, *nest = NULL, *inner;
 
 	memset(peer, 0, sizeof(*peer));
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+	for_each_attr(a, nlh)
 		if (mnl_attr_get_type(a) == KEYHOLE_A_PEER)
 			nest = a;
 	if (!nest) {
