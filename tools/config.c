@@ -172,10 +172,17 @@ int tool_config_parse(const char *path, struct kh_device *dev, char *err, size_t
 
 	memset(dev, 0, sizeof(*dev));
 	if (!f || fstat(fileno(f), &st)) {
-		snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+		int e = errno;
+
+		snprintf(err, err_len, "cannot open %s: %s", path, strerror(e));
 		if (f)
 			fclose(f);
-		return -errno;
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_len, "%s: not a regular file", path);
+		fclose(f);
+		return -EINVAL;
 	}
 	while (!ret && fgets(line, sizeof(line), f)) {
 		const char *why = NULL;
@@ -216,6 +223,10 @@ int tool_config_parse(const char *path, struct kh_device *dev, char *err, size_t
 			snprintf(err, err_len, "%s:%d: %s: %s", path, lineno, trim(s), why);
 			ret = -EINVAL;
 		}
+	}
+	if (!ret && ferror(f)) {
+		snprintf(err, err_len, "cannot read %s", path);
+		ret = -EIO;
 	}
 	sodium_memzero(line, sizeof(line));
 	fclose(f);

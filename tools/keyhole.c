@@ -32,7 +32,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: %s COMMAND [ARGS]...\n\nCommands:\n", prog);
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(out, "  %-8s %s\n", "help", "show this help; `keyhole COMMAND help` for one command");
+	fprintf(out, "  %-9s %s\n", "help", "show this help; `keyhole COMMAND help` for one command");
 }
 
 int main(int argc, char *argv[])

@@ -76,7 +76,9 @@ int transport_request(struct kh_transport *t, struct nlmsghdr *req,
 		if (n == 0)
 			return -ECONNRESET;
 		/* SOCK_SEQPACKET: one message per datagram, checked whole. */
-		if (!mnl_nlmsg_ok(nlh, (int)n) || nlh->nlmsg_seq != t->seq)
+		/* mnl_nlmsg_ok takes the length as an int: check it against n ourselves too. */
+		if (!mnl_nlmsg_ok(nlh, (int)n) || nlh->nlmsg_len > (size_t)n ||
+		    nlh->nlmsg_seq != t->seq)
 			return -EBADMSG;
 		if (nlh->nlmsg_type == NLMSG_DONE)
 			return 0;

@@ -33,7 +33,8 @@ int kh_keyfile_read_private(uint8_t key[KH_KEY_LEN], const char *path, char *err
 	size_t len = 0;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Non-blocking: a FIFO in place of a key file must not hang us before the check below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
