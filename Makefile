@@ -36,7 +36,8 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # The relay's registry and hash map sit in the library too, so the unit tests can link them.
-RELAY_LIB_SRC := userspace/relay/registry.c userspace/relay/map.c
+RELAY_LIB_SRC := $(addprefix userspace/relay/,registry.c registry-nodes.c registry-tokens.c \
+	registry-policy.c map.c)
 LIB_SRC := $(wildcard userspace/lib/*.c) $(wildcard userspace/common/*.c) $(RELAY_LIB_SRC)
 RELAY_SRC := $(filter-out $(RELAY_LIB_SRC),$(wildcard userspace/relay/*.c))
 DAEMON_SRC := $(wildcard userspace/daemon/*.c)
@@ -193,12 +194,8 @@ FUZZ_LIB_control := userspace/lib/control.c userspace/lib/attr.c
 FUZZ_LIB_relay_datagram := $(addprefix userspace/lib/,cookie.c handshake.c key.c noise.c \
 	replay.c transport.c)
 FUZZ_LIB_genl := userspace/lib/genl.c
-# kh_token_parse and kh_valid_name live in the relay's registry, which brings
-# SQLite and its generated schema along.
 FUZZ_LIB_config := tools/config.c userspace/common/keyfile.c userspace/lib/key.c \
-	userspace/relay/registry.c
-$(FUZZ_DIR)/fuzz_config: $(BUILD)/gen/schema.h
-$(FUZZ_DIR)/fuzz_config: FUZZ_CFLAGS += -I$(BUILD)/gen
+	userspace/lib/names.c
 
 # run_fuzzers SECONDS: each fuzzer in turn; a crash stops the run and shows its log.
 define run_fuzzers

@@ -12,7 +12,7 @@
 
 #include "../userspace/common/keyfile.h"
 #include "../userspace/lib/key.h"
-#include "../userspace/relay/registry.h"
+#include "../userspace/lib/names.h"
 
 int tool_parse_endpoint(const char *s, char *out, size_t out_len, const char **why)
 {

@@ -11,7 +11,7 @@
 #include <sodium.h>
 
 #include "../../tools/config.h"
-#include "../../userspace/relay/registry.h"
+#include "../../userspace/lib/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../lib/control.h" /* KH_NAME_LEN, KH_TAG_LEN, KH_MAX_TAGS */
+#include "../lib/names.h"   /* kh_valid_name, kh_valid_tag, the token text form */
 
 /* Opaque: holds the sqlite3 handle and prepared statements. */
 struct kh_registry;
@@ -97,11 +98,10 @@ int kh_registry_node_foreach(struct kh_registry *reg, bool with_deleted,
 			     char *err, size_t err_len);
 
 /*
- * Tokens. A token is 16 random bytes shown to the admin once as text
- * "kh1-" followed by 32 lowercase hex digits; the database keeps only its
+ * Tokens. A token is 16 random bytes shown to the admin once in its text
+ * form (kh_token_format in names.h); the database keeps only its
  * BLAKE2b-256 hash. uses >= 1; expires_at 0 = never.
  */
-#define KH_TOKEN_TEXT_LEN 36 /* "kh1-" + 32 hex, without NUL */
 int kh_registry_token_add(struct kh_registry *reg, const char *const *tags, size_t ntags,
 			  int64_t uses, int64_t expires_at, int64_t now,
 			  char text[KH_TOKEN_TEXT_LEN + 1], struct kh_token_record *out,
@@ -111,8 +111,6 @@ int kh_registry_token_foreach(struct kh_registry *reg,
 			      char *err, size_t err_len);
 /* -ENOENT if no such token. */
 int kh_registry_token_del(struct kh_registry *reg, int64_t id, char *err, size_t err_len);
-/* Parse the text form into the 16 token bytes; -EINVAL if malformed. */
-int kh_token_parse(const char *text, uint8_t token[16]);
 /*
  * Redeem a token for pubkey, in one IMMEDIATE transaction: the token must
  * exist, have uses left and not be expired at now; then the key is enrolled
@@ -139,9 +137,5 @@ int kh_registry_policy_del(struct kh_registry *reg, const char *from_tag, const 
 int kh_registry_policy_foreach(struct kh_registry *reg,
 			       int (*cb)(const struct kh_policy_rule *rule, void *ctx), void *ctx,
 			       char *err, size_t err_len);
-
-/* Validation shared with the admin CLI. */
-bool kh_valid_name(const char *name);
-bool kh_valid_tag(const char *tag);
 
 #endif
