@@ -745,6 +745,33 @@ static void test_dead_peer_timeout(void)
 	tn_close(&b.tn);
 }
 
+/* Under load, even a source that echoes its cookie gets only its share of handshakes. */
+static void test_source_rate_under_load(void)
+{
+	struct enrolled a;
+	uint8_t buf[512];
+	int i, n, responses = 0;
+
+	CHECK_EQ(fresh_relay("--handshake-load 1"), 0);
+	CHECK_EQ(tn_init(&a.tn, relay.pub, relay.port), 0);
+	CHECK_EQ(enroll(&a.tn, "busy", NULL, a.v4, a.v6), 0);
+	for (i = 0; i < 60; i++) {
+		CHECK_EQ(tn_send_initiation(&a.tn, NULL, NULL), 0);
+		/* Take the cookie in, so the next initiation carries a valid mac2. */
+		while ((n = tn_recv_raw(&a.tn, buf, sizeof(buf), 5)) > 0) {
+			if (kh_msg_type(buf, (size_t)n) == KH_MSG_COOKIE_REPLY)
+				kh_cookie_consume_reply(&a.tn.cm, buf, (size_t)n, tn_now_ns());
+			else if (kh_msg_type(buf, (size_t)n) == KH_MSG_RESPONSE)
+				responses++;
+		}
+	}
+	CHECK(counter("cookie_replies") >= 1);
+	CHECK(counter("drop_source_rate") > 0);
+	/* The load bucket (1), the source's burst (5) and its refill over the loop. */
+	CHECK(responses >= 2 && responses <= 16);
+	tn_close(&a.tn);
+}
+
 static void test_admin_errors(void)
 {
 	char out[512];
@@ -875,6 +902,7 @@ static const struct test_case relay_tests[] = {
 	{ "peer list and presence push", test_peer_list_and_presence },
 	{ "roaming on authenticated packets only", test_roaming },
 	{ "dead-peer timeout takes a silent node offline", test_dead_peer_timeout },
+	{ "under load a source gets only its share of handshakes", test_source_rate_under_load },
 	{ "admin input errors are clear", test_admin_errors },
 	{ "admin commands use the stored IPv4 prefix", test_stored_prefix },
 	{ "a second relay on a taken port is refused", test_port_taken },

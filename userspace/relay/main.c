@@ -44,6 +44,7 @@ const char *const relay_counter_names[RC_COUNT] = {
 	[RC_DROP_ICMP_RATE] = "drop_icmp_rate",
 	[RC_DROP_TO_RELAY] = "drop_to_relay",
 	[RC_DROP_SEND] = "drop_send",
+	[RC_DROP_SOURCE_RATE] = "drop_source_rate",
 };
 
 static void usage(FILE *out)

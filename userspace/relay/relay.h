@@ -22,6 +22,10 @@
 #define KH_RELAY_DEFAULT_STATE_DIR "/var/lib/keyhole-relay"
 #define KH_RELAY_MAX_LISTEN 4
 #define KH_NO_INDEX UINT32_MAX
+/* WireGuard's per-source figures for handshakes under load: 20 per second, 5 at once. */
+#define RELAY_SOURCE_BUCKETS 4096
+#define RELAY_SOURCE_RATE 20
+#define RELAY_SOURCE_BURST 5
 
 struct relay_config {
 	char state_dir[PATH_MAX];
@@ -101,6 +105,7 @@ enum relay_counter {
 	RC_DROP_ICMP_RATE,        /* an ICMP error was due but over the rate limit */
 	RC_DROP_TO_RELAY,         /* addressed to the relay's own overlay address */
 	RC_DROP_SEND,             /* sendmmsg failed */
+	RC_DROP_SOURCE_RATE,      /* under load, a source (with a valid cookie) over its share */
 	RC_COUNT,
 };
 
@@ -142,6 +147,8 @@ struct relay {
 	uint32_t nrules;
 
 	struct kh_ratelimit handshake_load; /* over its rate: demand cookies */
+	/* Under load, initiations per source IP (hashed; sources may share a bucket). */
+	struct kh_ratelimit source_rl[RELAY_SOURCE_BUCKETS];
 	struct kh_ratelimit enroll_rl;      /* token redemptions touch the disk */
 
 	struct relay_udp *udp;

@@ -218,8 +218,15 @@ static bool macs_ok(struct relay *r, int sock, const struct sockaddr_storage *sr
 		return true;
 	src_bytes(src, addr, &addr_len);
 	v = kh_cookie_validate(&r->cookies, msg, len, addr, addr_len, now);
-	if (v == KH_MAC1_MAC2_VALID)
-		return true;
+	if (v == KH_MAC1_MAC2_VALID) {
+		/* A source that proved its address still gets only its share of the work. */
+		if (kh_ratelimit_allow(&r->source_rl[relay_hash(r, addr, addr_len - 2) %
+						     RELAY_SOURCE_BUCKETS],
+				       RELAY_SOURCE_RATE, RELAY_SOURCE_BURST, now))
+			return true;
+		r->counters[RC_DROP_SOURCE_RATE]++;
+		return false;
+	}
 	reply = relay_udp_txbuf(r);
 	kh_cookie_make_reply(&r->cookies, msg, len, kh_get_le32(msg + KH_INIT_SENDER_OFF), addr,
 			     addr_len, now, reply);
