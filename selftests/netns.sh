@@ -310,6 +310,8 @@ check "a new key never gets the old addresses ($NEW4 vs $DEV4)" \
 	test "$NEW4" != "$DEV4" -a "$NEW6" != "$DEV6"
 in_ns kh-dev "$KEYHOLE" set kh0 private-key "$KH_TMP/device2.key"
 check "the device is back under its new key" wait_until 10000 ssh_dev "$NEW4" true
+check "kh0 dropped the old key's address $DEV4" \
+	test "$(in_ns kh-dev "$NLCHECK" kh0 | jq -r --arg a "$DEV4/10" '.addresses | index($a)')" = null
 DEV4=$NEW4
 DEV6=$NEW6
 

@@ -238,16 +238,16 @@ int kh_rtnl_link_set_mtu(struct kh_rtnl *r, int ifindex, uint32_t mtu, char *err
 	return link_change(r, ifindex, 0, 0, mtu, err, err_len);
 }
 
-int kh_rtnl_addr_set(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
-		     uint8_t plen, char *err, size_t err_len)
+static int addr_change(struct kh_rtnl *r, uint16_t type, uint16_t flags, int ifindex,
+		       int family, const uint8_t *addr, uint8_t plen, char *err, size_t err_len)
 {
 	char buf[RTNL_BUF_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
 	size_t alen = family == 4 ? 4 : 16;
 
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = family == 4 ? AF_INET : AF_INET6;
 	ifa->ifa_prefixlen = plen;
@@ -258,6 +258,19 @@ int kh_rtnl_addr_set(struct kh_rtnl *r, int ifindex, int family, const uint8_t *
 	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
 	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
 	return transact(r, nlh, NULL, NULL, err, err_len);
+}
+
+int kh_rtnl_addr_set(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
+		     uint8_t plen, char *err, size_t err_len)
+{
+	return addr_change(r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex, family, addr,
+			   plen, err, err_len);
+}
+
+int kh_rtnl_addr_del(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
+		     uint8_t plen, char *err, size_t err_len)
+{
+	return addr_change(r, RTM_DELADDR, 0, ifindex, family, addr, plen, err, err_len);
 }
 
 struct addr_list_ctx {

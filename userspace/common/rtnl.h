@@ -36,6 +36,9 @@ int kh_rtnl_link_set_mtu(struct kh_rtnl *r, int ifindex, uint32_t mtu, char *err
 /* Add or replace an address (family 4 or 6); IPv6 without duplicate address detection. */
 int kh_rtnl_addr_set(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
 		     uint8_t plen, char *err, size_t err_len);
+/* Remove an address; -EADDRNOTAVAIL if it is not there. */
+int kh_rtnl_addr_del(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
+		     uint8_t plen, char *err, size_t err_len);
 /* Call cb for every address on ifindex (family 4 or 6, addr in network order). */
 int kh_rtnl_addr_list(struct kh_rtnl *r, int ifindex,
 		      void (*cb)(int family, const uint8_t *addr, uint8_t plen, void *ctx),

@@ -268,7 +268,8 @@ int main(int argc, char *argv[])
 	}
 	memset(d, 0, sizeof(*d));
 	snprintf(d->ifname, sizeof(d->ifname), "%s", argv[i]);
-	snprintf(d->run_dir, sizeof(d->run_dir), "%s", run_dir ? run_dir : KH_RUN_DIR_DEFAULT);
+	snprintf(d->run_dir, sizeof(d->run_dir), "%s",
+		 run_dir && *run_dir ? run_dir : KH_RUN_DIR_DEFAULT);
 	d->tun_fd = d->udp_fd = d->ctl_fd = d->epoll_fd = d->timer_fd = d->signal_fd = -1;
 	d->resolve_fd = -1;
 	/* The private key lives in this process: no core dumps, no ptrace by others. */
@@ -286,8 +287,12 @@ int main(int argc, char *argv[])
 		report_ready(ready_fd, 1);
 		return 1;
 	}
-	if (!foreground)
+	if (!foreground) {
 		redirect_stdio(log_file);
+		/* Daemonized without a log file: stderr is gone, so syslog it is. */
+		if (!log_file)
+			kh_log_setup("keyholed", (enum kh_log_level)level, true);
+	}
 	kh_info("%s ready (TUN data plane), control socket %s", d->ifname, d->sock_path);
 	report_ready(ready_fd, 0);
 	ret = run(d);

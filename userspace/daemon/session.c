@@ -256,6 +256,17 @@ static void on_config(struct daemon *d, const uint8_t *msg, size_t len)
 		return;
 	}
 	if (!d->has_assigned || memcmp(&cfg, &d->assigned, sizeof(cfg)) || !d->addresses_installed) {
+		/* A new key gets new addresses: the old ones must not linger on the link. */
+		if (d->has_assigned) {
+			char err[256];
+
+			if (memcmp(cfg.ipv4, d->assigned.ipv4, 4) || cfg.ipv4_plen != d->assigned.ipv4_plen)
+				kh_rtnl_addr_del(&d->rtnl, d->ifindex, 4, d->assigned.ipv4,
+						 d->assigned.ipv4_plen, err, sizeof(err));
+			if (memcmp(cfg.ipv6, d->assigned.ipv6, 16) || cfg.ipv6_plen != d->assigned.ipv6_plen)
+				kh_rtnl_addr_del(&d->rtnl, d->ifindex, 6, d->assigned.ipv6,
+						 d->assigned.ipv6_plen, err, sizeof(err));
+		}
 		d->assigned = cfg;
 		d->has_assigned = true;
 		install_addresses(d);
