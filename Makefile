@@ -134,7 +134,7 @@ deps:
 	$(Q)scripts/install-deps.sh
 
 # Everything the tests need, built twice: plain and with the sanitizers.
-check-build: deps
+check-build: deps deps-vm
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 

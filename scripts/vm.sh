@@ -20,20 +20,21 @@
 # VM_TIMEOUT= seconds for the whole VM, SUITE_TIMEOUT= seconds for the suite inside it,
 # VM_MEM= guest memory, VM_CPUS= guest CPUs.
 set -euo pipefail
+shopt -s extglob
 cd "$(dirname "$0")/.."
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+PATH=$PATH:/usr/sbin:/sbin
 
 BUILD=${1:-build/default}
 REPO=$(pwd -P)
 VM=$REPO/build/vm
-# Bounds: qemu is killed after VM_TIMEOUT whatever the guest does; inside, the suite gets
-# SUITE_TIMEOUT, which leaves the guest time to print its kernel log and power off.
-VM_TIMEOUT=${VM_TIMEOUT:-1800}
-SUITE_TIMEOUT=${SUITE_TIMEOUT:-1500}
+# Bounds: inside, the suite gets SUITE_TIMEOUT (under emulation it takes under 2 minutes on an
+# idle machine, nearly 3 on a busy one); qemu is killed after VM_TIMEOUT whatever the guest
+# does, which leaves the guest 2 minutes to boot, print its kernel log and power off.
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
+VM_TIMEOUT=${VM_TIMEOUT:-$((SUITE_TIMEOUT + 120))}
 VM_MEM=${VM_MEM:-2G}
 VM_CPUS=${VM_CPUS:-2}
-# 9p tags and the kernel command line carry paths unquoted.
-case $REPO in *[[:space:]]*) echo "vm.sh: the repository path may not hold spaces: $REPO" >&2; exit 1 ;; esac
 
 T_START=$EPOCHREALTIME
 say() { echo "  VM     $*"; }
@@ -41,14 +42,29 @@ die() { echo "vm.sh: $*" >&2; exit 1; }
 # secs FROM TO: seconds between two $EPOCHREALTIME stamps, one decimal.
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
+# qemu's -virtfs and the kernel command line carry the path unquoted.
+case $REPO in *[[:space:],]*) die "the repository's path may hold no space or comma: $REPO" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get download, and the suite inside the VM)"
 [ -x "$BUILD/keyhole-relay" ] || die "no build in $BUILD (run make first)"
+# The guest sees the repository at the same path; the build must be inside it.
+build_abs=$(cd "$BUILD" && pwd -P)
+case $build_abs in
+"$REPO"/*) BUILD=${build_abs#"$REPO"/} ;;
+*) die "$BUILD is not inside the repository $REPO" ;;
+esac
+for tool in qemu-system-x86_64 busybox cpio depmod modprobe xz; do
+	command -v "$tool" >/dev/null ||
+		die "$tool is missing (scripts/install-deps.sh --vm installs it)"
+done
 mkdir -p "$VM"
 
 # --- the kernel: resolve the ABI, download once, unpack, index the modules ------------------
 if [ -z "${KV:-}" ]; then
 	# linux-image-amd64 is a metapackage: it depends on linux-image-6.1.0-NN-amd64.
-	kabi() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
+	kabi() {
+		apt-cache depends linux-image-amd64 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+	}
 	KPKG=$(kabi)
 	if [ -z "$KPKG" ]; then
 		apt-get update -qq
@@ -61,19 +77,31 @@ KPKG=linux-image-$KV
 KIMG=$VM/kimg-$KV
 MODDIR=$KIMG/lib/modules/$KV
 
-deb=$(ls "$VM/${KPKG}"_*.deb 2>/dev/null | head -n 1 || true)
-if [ -z "$deb" ]; then
+debs=("$VM/${KPKG}"_*.deb)
+deb=${debs[0]}
+if [ ! -f "$deb" ]; then
 	# A new ABI replaces the old one: 70 MB of .deb and 400 MB unpacked each.
 	rm -rf "$VM"/linux-image-*.deb "$VM"/kimg-* "$VM"/vmlinux-*
 	say "apt-get download $KPKG"
-	(cd "$VM" && apt-get download -q -o APT::Sandbox::User=root "$KPKG" >"$VM/download.log" 2>&1) ||
-		{ cat "$VM/download.log"; die "apt-get download $KPKG failed"; }
-	deb=$(ls "$VM/${KPKG}"_*.deb | head -n 1)
+	# In a folder of its own, so an interrupted download leaves no .deb to be trusted later.
+	rm -rf "$VM/download"
+	mkdir "$VM/download"
+	fetch() {
+		(cd "$VM/download" &&
+			apt-get download -q -o APT::Sandbox::User=root "$KPKG" >download.log 2>&1)
+	}
+	# Stale package lists name a file the mirror no longer has: refresh them once.
+	fetch || { apt-get update -qq && fetch; } ||
+		{ cat "$VM/download/download.log"; die "apt-get download $KPKG failed"; }
+	mv "$VM/download/${KPKG}"_*.deb "$VM/"
+	rm -rf "$VM/download"
+	debs=("$VM/${KPKG}"_*.deb)
+	deb=${debs[0]}
 fi
 if [ ! -f "$KIMG/.unpacked" ]; then
 	say "dpkg -x $(basename "$deb")"
 	rm -rf "$KIMG"
-	dpkg -x "$deb" "$KIMG"
+	dpkg -x "$deb" "$KIMG" || { rm -f "$deb"; die "cannot unpack $deb (removed; run again)"; }
 	# The package ships no modules.dep: modprobe in the guest needs one.
 	depmod -b "$KIMG" "$KV"
 	touch "$KIMG/.unpacked"
@@ -84,13 +112,13 @@ VMLINUZ=$KIMG/boot/vmlinuz-$KV
 VMLINUX=$VM/vmlinux-$KV
 if [ ! -s "$VMLINUX" ]; then
 	say "unpack vmlinux from vmlinuz"
-	for off in $(grep -aboP '\xfd7zXZ\x00' "$VMLINUZ" | cut -d: -f1); do
+	grep -aboP '\xfd7zXZ\x00' "$VMLINUZ" | cut -d: -f1 | while read -r off; do
 		tail -c +$((off + 1)) "$VMLINUZ" | xz -dc 2>/dev/null >"$VMLINUX.tmp" || true
 		if [ "$(head -c 4 "$VMLINUX.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
 			mv "$VMLINUX.tmp" "$VMLINUX"
 			break
 		fi
-	done
+	done || true
 	rm -f "$VMLINUX.tmp"
 	[ -s "$VMLINUX" ] || say "no vmlinux in $VMLINUZ; booting the bzImage"
 fi
@@ -123,29 +151,39 @@ CONSOLE=$VM/console.log
 # the host's time of the guest's markers. Returns qemu's status (124: timeout).
 run_vm() {
 	local kernel=$1 line rc
+	local cmdline="console=ttyS0 panic=-1 oops=panic loglevel=4 khvm.repo=$REPO khvm.build=$BUILD"
+	cmdline+=" khvm.modules=${MODDIR#"$REPO"/} khvm.timeout=$SUITE_TIMEOUT"
 	# -no-reboot with panic=-1 and oops=panic: any kernel panic or oops ends qemu at once.
+	# shellcheck disable=SC2054 # the commas are qemu's
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$VM_MEM" -smp "$VM_CPUS"
 		-nographic -nodefaults -no-reboot -serial stdio -monitor none
 		-kernel "$kernel" -initrd "$VM/initrd.cpio"
-		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 khvm.repo=$REPO khvm.build=$BUILD khvm.modules=${MODDIR#"$REPO"/} khvm.timeout=$SUITE_TIMEOUT"
+		-append "$cmdline"
 		-virtfs "local,path=/,mount_tag=khroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$REPO,mount_tag=khrepo,security_model=none,readonly=on,multidevs=remap")
 	echo "${qemu[*]}" >"$VM/qemu-cmdline.txt"
 	T_QEMU=$EPOCHREALTIME
 	T_SUITE="" T_SUITE_END=""
+	local quiet=""
 	while IFS= read -r line; do
+		# SeaBIOS clears the screen and ends its lines without a newline: drop its escapes.
 		line=${line%$'\r'}
+		line=${line//$'\e'c/}
+		line=${line//$'\e['*([0-9;?])[a-zA-Z]/}
 		case $line in
-		"keyhole-vm: suite start"*) T_SUITE=$EPOCHREALTIME ;;
-		"keyhole-vm: suite exit"*) T_SUITE_END=$EPOCHREALTIME ;;
+		*"keyhole-vm: suite start"*) T_SUITE=$EPOCHREALTIME ;;
+		*"keyhole-vm: suite exit"*) T_SUITE_END=$EPOCHREALTIME ;;
+		*"keyhole-vm: dmesg begin"*) quiet=1 ;;
+		*"keyhole-vm: qemu exit"*) quiet=1 ;;
 		esac
 		printf '%s\n' "$line" >>"$CONSOLE"
 		# The kernel log is for the check below and the log file, not the terminal.
-		case $line in "keyhole-vm: dmesg begin") QUIET=1 ;; "keyhole-vm: dmesg end") QUIET= ;; esac
-		[ -n "${QUIET:-}" ] || printf '%s\n' "$line"
-	done < <(timeout --kill-after=10 "$VM_TIMEOUT" "${qemu[@]}" </dev/null 2>&1; echo "keyhole-vm: qemu exit $?")
+		[ -n "$quiet" ] || printf '%s\n' "$line"
+		case $line in *"keyhole-vm: dmesg end"*) quiet="" ;; esac
+	done < <(timeout --kill-after=10 "$VM_TIMEOUT" "${qemu[@]}" </dev/null 2>&1
+		echo "keyhole-vm: qemu exit $?")
 	T_QEMU_END=$EPOCHREALTIME
-	rc=$(sed -n 's/^keyhole-vm: qemu exit //p' "$CONSOLE" | tail -n 1)
+	rc=$(sed -n 's/.*keyhole-vm: qemu exit //p' "$CONSOLE" | tail -n 1)
 	return "${rc:-1}"
 }
 
@@ -155,9 +193,11 @@ kernel=$VMLINUX
 say "boot $KPKG ($(basename "$kernel")) under qemu TCG, $VM_CPUS CPUs, $VM_MEM; the suite inside"
 rc=0
 run_vm "$kernel" || rc=$?
-if [ "$kernel" = "$VMLINUX" ] && ! grep -q '^keyhole-vm: init' "$CONSOLE" && [ "$rc" -ne 124 ]; then
-	# qemu could not boot vmlinux (no PVH entry point): the bzImage boots the same kernel.
-	say "qemu did not boot vmlinux (exit $rc); booting the bzImage"
+if [ "$kernel" = "$VMLINUX" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] &&
+	! grep -q 'keyhole-vm: init' "$CONSOLE"; then
+	# qemu refused vmlinux (no PVH entry point, say): the bzImage boots the same kernel.
+	say "qemu did not boot vmlinux (exit $rc, log in build/vm/console-pvh.log); booting the bzImage"
+	mv "$CONSOLE" "$VM/console-pvh.log"
 	: >"$CONSOLE"
 	rc=0
 	run_vm "$VMLINUZ" || rc=$?
@@ -167,10 +207,13 @@ T_END=$EPOCHREALTIME
 # --- verdict -----------------------------------------------------------------------------------
 pass=0
 fail=0
-[ "$rc" -eq 124 ] && echo "FAIL the VM ran out of its $VM_TIMEOUT s and was killed"
-summary=$(sed -n '/^keyhole-vm: suite start/,/^keyhole-vm: suite exit/p' "$CONSOLE" |
+# timeout(1) exits 124, or 137 when qemu needed the KILL.
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	echo "FAIL the VM ran out of its $VM_TIMEOUT s and was killed"
+fi
+summary=$(sed -n '/keyhole-vm: suite start/,/keyhole-vm: suite exit/p' "$CONSOLE" |
 	grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1 || true)
-suite_rc=$(sed -n 's/^keyhole-vm: suite exit \([0-9]*\).*/\1/p' "$CONSOLE" | tail -n 1)
+suite_rc=$(sed -n 's/.*keyhole-vm: suite exit \([0-9]*\).*/\1/p' "$CONSOLE" | tail -n 1)
 if [ -n "$summary" ]; then
 	pass=${summary%% passed*}
 	fail=${summary#*, }
@@ -180,15 +223,15 @@ if [ -n "$summary" ]; then
 		fail=1
 	fi
 else
-	grep '^keyhole-vm: error' "$CONSOLE" || true
+	grep 'keyhole-vm: error' "$CONSOLE" || true
 	echo "FAIL the suite ended without its summary line (suite exit ${suite_rc:-none}, qemu exit $rc)"
 	fail=1
 fi
 # The kernel log: printed by /init after the suite, or whatever reached the console before a
 # panic ended the VM.
-oops=$(sed -n '/^keyhole-vm: dmesg begin/,/^keyhole-vm: dmesg end/p' "$CONSOLE" |
+oops=$(sed -n '/keyhole-vm: dmesg begin/,/keyhole-vm: dmesg end/p' "$CONSOLE" |
 	grep -E 'WARNING:|BUG:|Oops' || true)
-if ! grep -q '^keyhole-vm: dmesg end' "$CONSOLE"; then
+if ! grep -q 'keyhole-vm: dmesg end' "$CONSOLE"; then
 	echo "FAIL the guest did not print its kernel log (it crashed or hung)"
 	grep -E 'WARNING:|BUG:|Oops|Kernel panic' "$CONSOLE" | head -n 20 || true
 	fail=$((fail + 1))
@@ -204,6 +247,7 @@ fi
 boot=- suite=-
 [ -n "$T_SUITE" ] && boot=$(secs "$T_QEMU" "$T_SUITE")
 [ -n "$T_SUITE" ] && [ -n "$T_SUITE_END" ] && suite=$(secs "$T_SUITE" "$T_SUITE_END")
-say "boot ${boot} s, suite ${suite} s, qemu $(secs "$T_QEMU" "$T_QEMU_END") s, total $(secs "$T_START" "$T_END") s (console: ${CONSOLE#"$REPO"/})"
+say "boot ${boot} s, suite ${suite} s, qemu $(secs "$T_QEMU" "$T_QEMU_END") s," \
+	"total $(secs "$T_START" "$T_END") s (console: ${CONSOLE#"$REPO"/})"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
