@@ -176,7 +176,7 @@ static int link_set(int argc, char *argv[])
 	return 0;
 }
 
-static void show_one(const char *ifname, struct kh_rtnl *r, struct json_object *arr)
+static int show_one(const char *ifname, struct kh_rtnl *r, struct json_object *arr)
 {
 	struct kh_link_info info;
 	struct kh_device dev;
@@ -184,8 +184,13 @@ static void show_one(const char *ifname, struct kh_rtnl *r, struct json_object *
 	bool have_dev;
 
 	if (kh_rtnl_link_get(r, ifname, &info, err, sizeof(err)))
-		return;
+		return 1;
 	have_dev = device_get(ifname, false, &dev, err, sizeof(err)) == 0;
+	/* Only interfaces a keyhole daemon serves are keyhole interfaces. */
+	if (!have_dev) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 1;
+	}
 	if (have_dev && dev.has_addr4)
 		inet_ntop(AF_INET, dev.addr4, a4, sizeof(a4));
 	if (have_dev && dev.has_addr6)
@@ -203,7 +208,7 @@ static void show_one(const char *ifname, struct kh_rtnl *r, struct json_object *
 		if (have_dev && dev.has_addr6)
 			json_object_object_add(o, "ipv6", json_object_new_string(a6));
 		json_object_array_add(arr, o);
-		return;
+		return 0;
 	}
 	printf("%d: %s: <%s> mtu %u state %s dataplane tun\n", info.ifindex, ifname,
 	       info.up ? "UP" : "DOWN", info.mtu, info.up ? "UP" : "DOWN");
@@ -211,6 +216,7 @@ static void show_one(const char *ifname, struct kh_rtnl *r, struct json_object *
 		printf("    inet %s/%u\n", a4, dev.plen4);
 	if (have_dev && dev.has_addr6)
 		printf("    inet6 %s/%u\n", a6, dev.plen6);
+	return 0;
 }
 
 static int link_show(int argc, char *argv[])
@@ -222,7 +228,7 @@ static int link_show(int argc, char *argv[])
 	const char *only = NULL;
 	char err[256];
 	size_t n, k;
-	int i = 0;
+	int i = 0, ret = 0;
 
 	if (argc > 0 && !strcmp(argv[argc - 1], "--json")) {
 		arr = json_object_new_array();
@@ -251,7 +257,7 @@ static int link_show(int argc, char *argv[])
 			json_object_put(arr);
 			return 1;
 		}
-		show_one(names[k], &r, arr);
+		ret |= show_one(names[k], &r, arr);
 	}
 	kh_rtnl_close(&r);
 	if (arr) {
@@ -259,7 +265,7 @@ static int link_show(int argc, char *argv[])
 								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	}
-	return 0;
+	return ret;
 }
 
 int link_main(int argc, char *argv[])

@@ -43,7 +43,8 @@ int peers_main(int argc, char *argv[])
 {
 	struct json_object *arr = NULL;
 	struct kh_ctrl_peer *peers = NULL;
-	char names[1][IFNAMSIZ], err[512];
+	static char names[256][IFNAMSIZ];
+	char err[512];
 	const char *ifname;
 	size_t n = 0, i;
 
@@ -58,10 +59,12 @@ int peers_main(int argc, char *argv[])
 	}
 	if (argc == 2) {
 		ifname = argv[1];
-	} else if (device_list(names, 1) == 1) {
+	} else if (device_list(names, 256) == 1) {
 		ifname = names[0];
 	} else {
-		fprintf(stderr, "%s: no keyhole interface (name one: %s peers IFNAME)\n", prog, prog);
+		fprintf(stderr, "%s: %s (name one: %s peers IFNAME)\n", prog,
+			device_list(names, 256) ? "several keyhole interfaces" : "no keyhole interface",
+			prog);
 		json_object_put(arr);
 		return 1;
 	}
