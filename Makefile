@@ -163,7 +163,7 @@ install: all
 	install -m 0755 $(BUILD)/keyholed $(DESTDIR)$(SBINDIR)/keyholed
 
 # keyhole against plain routing, wireguard-go, OpenVPN and n2n through one relay namespace
-# (root): `make bench` takes about 7 minutes and writes build/bench/results.md;
+# (root): `make bench` takes about 6½ minutes and writes build/bench/results.md;
 # `make bench-smoke` (plain, keyhole, wireguard-go, a second each) fails if keyhole moves
 # no traffic. Documentation/bench.md says what is measured and how.
 .PHONY: bench bench-smoke

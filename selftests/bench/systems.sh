@@ -17,6 +17,15 @@ KH_PORT=51830
 # How long a system may take from start to carrying a ping (handshakes, TLS, registration).
 UP_TIMEOUT_MS=20000
 
+# fail MESSAGE...: say why a system did not come up (into its log) and fail.
+fail() {
+	echo "$*"
+	return 1
+}
+
+# udp_listening NS PORT: a socket in NS is bound to UDP port PORT.
+udp_listening() { [ -n "$(ip netns exec "$1" ss -Hluna "sport = :$2")" ]; }
+
 # overlay_ping: the client reaches DST through the system.
 overlay_ping() { ip netns exec khb-cli ping -c 1 -W 1 "$DST"; }
 
@@ -47,6 +56,7 @@ sys_down() {
 	topo_down
 	# wireguard-go's UAPI sockets live in the shared /run, not in the namespace.
 	rm -f /var/run/wireguard/khbwg-*.sock
+	rm -rf "$BT"/run-khb-*
 }
 
 # --- plain routing: the kernel forwards in khb-relay, no tunnel (the ceiling) ---------------
@@ -67,25 +77,28 @@ kh_session_up() {
 # kh_node NS NAME: enroll a key as NAME and bring up khb0 in NS, as selftests/lib.sh node_up.
 kh_node() {
 	local ns=$1 name=$2
-	(umask 077 && "$KH_BUILD/keyhole" genkey >"$BT/kh-$name.key") || return 1
-	kh_relay node add "$name" "$("$KH_BUILD/keyhole" pubkey <"$BT/kh-$name.key")" || return 1
-	in_ns "$ns" "$KH_BUILD/keyhole" link add dev khb0 || return 1
+	(umask 077 && "$KH_BUILD/keyhole" genkey >"$BT/kh-$name.key") || fail "keyhole genkey failed"
+	kh_relay node add "$name" "$("$KH_BUILD/keyhole" pubkey <"$BT/kh-$name.key")" ||
+		fail "keyhole-relay node add $name failed"
+	in_ns "$ns" "$KH_BUILD/keyhole" link add dev khb0 || fail "keyhole link add failed in $ns"
 	in_ns "$ns" "$KH_BUILD/keyhole" set khb0 private-key "$BT/kh-$name.key" \
-		relay $RELAY_ADDR:$KH_PORT relay-key "$(kh_relay pubkey)" || return 1
-	in_ns "$ns" "$KH_BUILD/keyhole" link set dev khb0 up
+		relay $RELAY_ADDR:$KH_PORT relay-key "$(kh_relay pubkey)" || fail "keyhole set failed in $ns"
+	in_ns "$ns" "$KH_BUILD/keyhole" link set dev khb0 up || fail "keyhole link set up failed in $ns"
 }
 
 sys_keyhole_up() {
+	# A fresh registry each time: the names and keys of the last repetition are gone.
+	rm -rf "$BT/kh-relay"
 	spawn khb-relay "$BT/keyhole.log" "$KH_BUILD/keyhole-relay" -d "$BT/kh-relay" \
 		-l $RELAY_ADDR -p $KH_PORT run
-	wait_until 5000 kh_relay status || return 1
+	wait_until 5000 kh_relay status || fail "keyhole-relay does not answer status"
 	kh_node khb-dev device || return 1
 	kh_node khb-cli client || return 1
-	wait_until 10000 kh_session_up khb-dev || return 1
-	wait_until 10000 kh_session_up khb-cli || return 1
+	wait_until 10000 kh_session_up khb-dev || fail "the device has no session after 10 s"
+	wait_until 10000 kh_session_up khb-cli || fail "the client has no session after 10 s"
 	DST=$(in_ns khb-dev "$KH_BUILD/keyhole" show khb0 --json | jq -r .ipv4 | cut -d/ -f1)
 	VERSION="keyhole $(git -C "$KH_BUILD" describe --always --dirty 2>/dev/null || echo '?')"
-	[ -n "$DST" ] && [ "$DST" != null ]
+	[ -n "$DST" ] && [ "$DST" != null ] || fail "keyhole show gives the device no IPv4 address"
 }
 
 # --- wireguard-go as a hub: the relay forwards between its two peers ------------------------
@@ -95,8 +108,8 @@ wg_if() {
 	(umask 077 && wg genkey >"$BT/$ifc.key") || return 1
 	WG_PUB=$(wg pubkey <"$BT/$ifc.key")
 	spawn "$ns" "$BT/wireguard-go.log" env WG_PROCESS_FOREGROUND=1 wireguard-go "$ifc"
-	wait_until 5000 test -S "/var/run/wireguard/$ifc.sock" || return 1
-	in_ns "$ns" wg set "$ifc" private-key "$BT/$ifc.key" || return 1
+	wait_until 5000 test -S "/var/run/wireguard/$ifc.sock" || fail "wireguard-go made no $ifc.sock"
+	in_ns "$ns" wg set "$ifc" private-key "$BT/$ifc.key" || fail "wg set $ifc failed"
 	ip -n "$ns" addr add "$addr/24" dev "$ifc" && ip -n "$ns" link set "$ifc" up
 }
 
@@ -116,7 +129,7 @@ sys_wg_up() {
 		endpoint $RELAY_ADDR:$WG_PORT persistent-keepalive 25 || return 1
 	in_ns khb-cli wg set khbwg-c peer "$hub" allowed-ips $WG_NET.0/24 \
 		endpoint $RELAY_ADDR:$WG_PORT persistent-keepalive 25 || return 1
-	wait_until 5000 ip netns exec khb-dev ping -c 1 -W 1 $WG_NET.1 || return 1
+	wait_until 5000 ip netns exec khb-dev ping -c 1 -W 1 $WG_NET.1 || fail "the device cannot ping the hub"
 	DST=$WG_NET.3
 	VERSION="wireguard-go $(wireguard-go --version | sed -n 's/^wireguard-go v//p')"
 }
@@ -146,7 +159,7 @@ ovpn_pki() {
 
 sys_ovpn_up() {
 	local cipher=$1 d=$BT/pki n
-	ovpn_pki || return 1
+	ovpn_pki || fail "openssl could not make the PKI (pki.log)"
 	mkdir -p "$BT/ccd"
 	echo "ifconfig-push $OVPN_NET.2 255.255.255.0" >"$BT/ccd/client"
 	echo "ifconfig-push $OVPN_NET.3 255.255.255.0" >"$BT/ccd/device"
@@ -172,6 +185,7 @@ keepalive 10 60
 verb 3
 EOF
 	spawn khb-relay "$BT/openvpn.log" openvpn --config "$BT/ovpn-server.conf"
+	wait_until 5000 udp_listening khb-relay $OVPN_PORT || fail "the OpenVPN server does not listen"
 	for n in device client; do
 		cat >"$BT/ovpn-$n.conf" <<EOF
 client
@@ -198,6 +212,9 @@ EOF
 # --- n2n: supernode in the relay, an edge at each end ---------------------------------------
 sys_n2n_up() {
 	spawn khb-relay "$BT/n2n.log" supernode -l $N2N_PORT
+	# An edge registers once at start and then only every minute or so: the supernode must
+	# be listening before the edges come.
+	wait_until 5000 udp_listening khb-relay $N2N_PORT || fail "the supernode does not listen"
 	# The key goes in the environment, not on the command line where ps shows it.
 	spawn khb-cli "$BT/n2n.log" env N2N_KEY=khb-bench-key edge -d khbn2n -a $N2N_NET.2 \
 		-s 255.255.255.0 -c khbbench -l $RELAY_ADDR:$N2N_PORT

@@ -32,20 +32,21 @@ wait_until() {
 }
 
 # in_ns NS CMD...: run CMD in NS, with a keyhole run directory of that namespace's own.
+# Descriptor 9 is bench.sh's lock: a daemon started here must not keep holding it.
 in_ns() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$BT/run-$ns" "$@"
+	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$BT/run-$ns" "$@" 9>&-
 }
 
 # spawn NS LOG CMD...: start CMD in NS in the background, its output in LOG; remember its PID.
-# `ip netns exec` and `env` exec in place, so $! is the program itself.
+# `ip netns exec` and `env` exec in place, so $! is the program itself (through a shell
+# function it would be a subshell, and the program would outlive a kill of that PID).
 spawn() {
 	local ns=$1 log=$2
 	shift 2
-	in_ns "$ns" "$@" >>"$log" 2>&1 </dev/null &
+	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$BT/run-$ns" "$@" >>"$log" 2>&1 </dev/null 9>&- &
 	BENCH_PIDS="$BENCH_PIDS $!"
-	SPAWNED=$!
 }
 
 # veth NS_A IF_A NS_B IF_B: a cable between two namespaces.
@@ -87,11 +88,12 @@ pids_in_ns() {
 
 # topo_down: end our programs (SIGTERM, then SIGKILL after 2 s), then the namespaces.
 topo_down() {
-	local pid tries live
+	local pid live
 	for pid in $BENCH_PIDS $(pids_in_ns $BENCH_NS); do
 		kill "$pid" 2>/dev/null
 	done
-	for tries in $(seq 20); do
+	# Up to 2 s for them to go on their own.
+	for _ in $(seq 20); do
 		live=""
 		for pid in $BENCH_PIDS $(pids_in_ns $BENCH_NS); do
 			kill -0 "$pid" 2>/dev/null && live="$live $pid"
@@ -125,20 +127,42 @@ proc_ticks() {
 	echo $sum
 }
 
-# machine_ticks: busy clock ticks of every CPU since boot (all but idle and iowait).
-machine_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+# kernel_ticks: the kernel's packet work outside any process: the irq and softirq columns of
+# /proc/stat, and the ksoftirqd threads' own time (on kernels that account it to them).
+kernel_ticks() {
+	local k
+	k=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '/^[0-9]+ \(ksoftirqd\// {
+		line = $0; sub(/.*\) /, "", line); split(line, f, " "); sum += f[12] + f[13] }
+		END { print sum + 0 }')
+	awk -v k="$k" '/^cpu / { print $7 + $8 + k; exit }' /proc/stat
 }
 
-# tunnel_pids: the tunnel's processes: everything in our namespaces but the measuring tools.
+# self_child_ticks: CPU time of this script's reaped children (the iperf3 and ping clients).
+self_child_ticks() {
+	local stat f
+	stat=$(cat "/proc/$$/stat")
+	read -ra f <<<"${stat##*) }"
+	echo $((f[13] + f[14]))
+}
+
+# tunnel_pids [NS...]: the tunnel's processes in those namespaces (default: all of ours),
+# that is every process there but the measuring tools.
 tunnel_pids() {
 	local pid comm
-	for pid in $(pids_in_ns $BENCH_NS); do
+	for pid in $(pids_in_ns "${@:-$BENCH_NS}"); do
 		comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
 		case $comm in
 		iperf3 | ping) ;;
 		*) echo "$pid" ;;
 		esac
+	done
+}
+
+# tool_pids: the measuring tools running in our namespaces (the iperf3 server).
+tool_pids() {
+	local pid
+	for pid in $(pids_in_ns $BENCH_NS); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = iperf3 ] && echo "$pid"
 	done
 }
 
