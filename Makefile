@@ -135,6 +135,7 @@ deps:
 
 # Everything the tests need, built twice: plain and with the sanitizers.
 check-build: deps deps-vm
+	$(Q)scripts/install-deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 

@@ -69,6 +69,9 @@ done
 run_suite "vm: netns.sh in Debian's kernel" scripts/vm.sh build/default
 # The relay load generator, briefly, so the benchmark cannot rot.
 run_check "relay-load smoke" build/default/relay-load build/default/keyhole-relay --quick
+# And the benchmark itself, shortly (plain routing, keyhole, wireguard-go): it fails if keyhole
+# moves no traffic.
+run_check "bench smoke" selftests/bench/bench.sh --smoke --build build/default
 
 echo
 [ ${#failed_suites[@]} -gt 0 ] && echo "failed suites: ${failed_suites[*]}"
