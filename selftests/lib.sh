@@ -21,24 +21,14 @@ RELAY_BIN=$BUILD/keyhole-relay
 # Fast timers for tests: a node sends a keepalive every 2 s, silence for 6 s is offline.
 RELAY_TIMERS="--keepalive 2 --dead-peer-timeout 6"
 
-now_ms() { date +%s%3N; }
+# now_ms, wait_until
+. "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
 # in_ns NS CMD...: run CMD in namespace NS with that namespace's keyhole run dir.
 in_ns() {
 	local ns=$1
 	shift
 	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$KH_TMP/run-$ns" "$@"
-}
-
-# wait_until TIMEOUT_MS CMD...: poll CMD every 100 ms; succeed as soon as it does.
-wait_until() {
-	local deadline=$(($(now_ms) + $1))
-	shift
-	while [ "$(now_ms)" -lt "$deadline" ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	"$@" >/dev/null 2>&1
 }
 
 # veth NS_A IF_A NS_B IF_B: a cable between two namespaces.

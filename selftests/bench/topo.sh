@@ -18,18 +18,8 @@ DEV_ADDR=198.18.1.2
 # PIDs of the programs this run started in the background, ended by topo_down.
 BENCH_PIDS=""
 
-now_ms() { date +%s%3N; }
-
-# wait_until TIMEOUT_MS CMD...: poll CMD every 100 ms; succeed as soon as it does.
-wait_until() {
-	local deadline=$(($(now_ms) + $1))
-	shift
-	while [ "$(now_ms)" -lt "$deadline" ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	"$@" >/dev/null 2>&1
-}
+# now_ms, wait_until
+. "$(dirname "${BASH_SOURCE[0]}")/../wait.sh"
 
 # in_ns NS CMD...: run CMD in NS, with a keyhole run directory of that namespace's own.
 # Descriptor 9 is bench.sh's lock: a daemon started here must not keep holding it.

@@ -180,51 +180,53 @@ int tn_connect(struct test_node *tn, const uint8_t *token, const char *name, int
 	return 0;
 }
 
-int tn_recv_ip(struct test_node *tn, uint8_t *buf, size_t max, int timeout_ms)
+/* Wait for the next payload that want() accepts, absorbing keepalives, config and goodbye. */
+static int recv_payload(struct test_node *tn, bool (*want)(const uint8_t *p, int len, int type),
+			int type, uint8_t *buf, size_t max, int timeout_ms)
 {
 	uint64_t deadline = tn_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	uint8_t dgram[4096];
+	uint8_t *p = dgram + KH_DATA_HEADER_LEN;
 	int n, plen;
 
 	for (;;) {
 		n = tn_recv_raw(tn, dgram, sizeof(dgram), remaining_ms(deadline));
 		if (n <= 0)
 			return n;
-		plen = take(tn, dgram, n, dgram + KH_DATA_HEADER_LEN);
+		plen = take(tn, dgram, n, p);
 		if (plen <= 0)
 			continue;
-		if ((dgram[KH_DATA_HEADER_LEN] >> 4) == 4 || (dgram[KH_DATA_HEADER_LEN] >> 4) == 6) {
+		if (want(p, plen, type)) {
 			if ((size_t)plen > max)
 				return -EMSGSIZE;
-			memcpy(buf, dgram + KH_DATA_HEADER_LEN, (size_t)plen);
+			memcpy(buf, p, (size_t)plen);
+			absorb_control(tn, buf, plen);
 			return plen;
 		}
-		absorb_control(tn, dgram + KH_DATA_HEADER_LEN, plen);
+		absorb_control(tn, p, plen);
 	}
+}
+
+static bool is_ip(const uint8_t *p, int len, int type)
+{
+	(void)len;
+	(void)type;
+	return p[0] >> 4 == 4 || p[0] >> 4 == 6;
+}
+
+static bool is_control(const uint8_t *p, int len, int type)
+{
+	return kh_ctrl_type(p, (size_t)len) == type;
+}
+
+int tn_recv_ip(struct test_node *tn, uint8_t *buf, size_t max, int timeout_ms)
+{
+	return recv_payload(tn, is_ip, 0, buf, max, timeout_ms);
 }
 
 int tn_recv_control(struct test_node *tn, int type, uint8_t *buf, size_t max, int timeout_ms)
 {
-	uint64_t deadline = tn_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
-	uint8_t dgram[4096];
-	int n, plen;
-
-	for (;;) {
-		n = tn_recv_raw(tn, dgram, sizeof(dgram), remaining_ms(deadline));
-		if (n <= 0)
-			return n;
-		plen = take(tn, dgram, n, dgram + KH_DATA_HEADER_LEN);
-		if (plen <= 0)
-			continue;
-		if (kh_ctrl_type(dgram + KH_DATA_HEADER_LEN, (size_t)plen) == type) {
-			if ((size_t)plen > max)
-				return -EMSGSIZE;
-			memcpy(buf, dgram + KH_DATA_HEADER_LEN, (size_t)plen);
-			absorb_control(tn, buf, plen);
-			return plen;
-		}
-		absorb_control(tn, dgram + KH_DATA_HEADER_LEN, plen);
-	}
+	return recv_payload(tn, is_control, type, buf, max, timeout_ms);
 }
 
 static uint16_t csum_fold(uint32_t sum)
