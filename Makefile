@@ -194,7 +194,7 @@ FUZZ_LIB_ippacket := userspace/lib/ippacket.c
 FUZZ_LIB_control := userspace/lib/control.c userspace/lib/attr.c
 FUZZ_LIB_relay_datagram := $(addprefix userspace/lib/,cookie.c handshake.c key.c noise.c \
 	replay.c transport.c)
-FUZZ_LIB_genl := userspace/lib/genl.c
+FUZZ_LIB_genl := userspace/lib/genl.c userspace/lib/genl-dataplane.c
 FUZZ_LIB_config := tools/config.c userspace/common/keyfile.c userspace/lib/key.c \
 	userspace/lib/names.c
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../userspace/lib/genl-dataplane.h"
 #include "../../userspace/lib/genl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -139,6 +140,36 @@ static void round_trip_peer(const struct kh_ctrl_peer *peer)
 	free(buf);
 }
 
+/* A data-plane message that parsed builds again and parses to the same fields. */
+static void round_trip_dataplane(const struct nlmsghdr *nlh, const struct kh_dp_msg *m)
+{
+	struct kh_dp_msg again;
+	struct nlmsghdr *out;
+	const char *why;
+	uint8_t *buf = malloc(BUILD_MAX);
+
+	if (!buf)
+		abort();
+	if (m->has_payload && ((const uint8_t *)m->payload < (const uint8_t *)nlh ||
+			       (const uint8_t *)m->payload + m->payload_len >
+				       (const uint8_t *)nlh + nlh->nlmsg_len ||
+			       m->payload_len > KEYHOLE_CTRL_MAX))
+		abort();
+	check_string(m->ifname, sizeof(m->ifname));
+	out = kh_genl_msg_start(buf, FAMILY, KEYHOLE_CMD_RECV_CTRL, 0, 1);
+	if (!kh_genl_put_dataplane(out, BUILD_MAX, m) || kh_genl_parse_dataplane(out, &again, &why))
+		abort();
+	if (again.has_payload != m->has_payload || again.payload_len != m->payload_len ||
+	    (m->payload_len && memcmp(again.payload, m->payload, m->payload_len)) ||
+	    again.has_keypair != m->has_keypair ||
+	    memcmp(&again.keypair, &m->keypair, sizeof(m->keypair)) ||
+	    again.has_relay != m->has_relay || memcmp(&again.relay, &m->relay, sizeof(m->relay)) ||
+	    again.ifindex != m->ifindex || again.rx_bytes != m->rx_bytes ||
+	    again.key_slots != m->key_slots || strcmp(again.ifname, m->ifname))
+		abort();
+	free(buf);
+}
+
 /* The whole codec on one received buffer of size bytes. */
 static void check_message(const uint8_t *data, size_t size)
 {
@@ -181,6 +212,20 @@ static void check_message(const uint8_t *data, size_t size)
 		round_trip_peer(&peer);
 	} else if (ret != -EINVAL || !why) {
 		abort();
+	}
+	{
+		struct kh_dp_msg dp;
+		uint32_t group;
+		uint16_t id;
+
+		ret = kh_genl_parse_dataplane(nlh, &dp, &why);
+		if (ret == 0)
+			round_trip_dataplane(nlh, &dp);
+		else if (ret != -EINVAL || !why)
+			abort();
+		ret = kh_genl_parse_family(nlh, KEYHOLE_MCGRP_CTRL, &id, &group, &why);
+		if ((ret == 0 && id == 0) || (ret != 0 && (ret != -EINVAL || !why)))
+			abort();
 	}
 	/* Whatever came, an error can answer it, with the request's sequence. */
 	nlh = kh_genl_put_error(err_buf, sizeof(err_buf), nlh, -EINVAL, "malformed");

@@ -18,6 +18,7 @@ extern const struct test_case control_tests[];
 extern const struct test_case ratelimit_tests[];
 extern const struct test_case map_tests[];
 extern const struct test_case genl_tests[];
+extern const struct test_case genl_dataplane_tests[];
 extern const struct test_case config_tests[];
 
 static const struct {
@@ -38,6 +39,7 @@ static const struct {
 	{ "ratelimit", ratelimit_tests },
 	{ "map", map_tests },
 	{ "genl", genl_tests },
+	{ "genl-dataplane", genl_dataplane_tests },
 	{ "config", config_tests },
 	{ NULL, NULL },
 };

@@ -1,4 +1,4 @@
-/* rtnl.c - rtnetlink over libmnl: request, wait for the ACK, return the kernel's own error message. */
+/* rtnl.c - rtnetlink (and any netlink bus) over libmnl: request, wait for the ACK, return the kernel's own error message. */
 #include "rtnl.h"
 
 #include <errno.h>
@@ -18,9 +18,14 @@
 
 int kh_rtnl_open(struct kh_rtnl *r, unsigned groups)
 {
+	return kh_netlink_open(r, NETLINK_ROUTE, groups);
+}
+
+int kh_netlink_open(struct kh_rtnl *r, int bus, unsigned groups)
+{
 	int one = 1;
 
-	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	r->nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
 	if (!r->nl)
 		return -errno;
 	/* Ask for extended ACKs: the kernel then says what it did not like. */
@@ -118,9 +123,9 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* Send nlh and read replies until the ACK, DONE or an error. */
-static int transact(struct kh_rtnl *r, struct nlmsghdr *nlh,
-		    int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx, char *err,
-		    size_t err_len)
+int kh_netlink_transact(struct kh_rtnl *r, struct nlmsghdr *nlh,
+			int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx, char *err,
+			size_t err_len)
 {
 	/* With a control array, libmnl ignores any type left NULL: DONE must end the read. */
 	static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
@@ -158,6 +163,19 @@ struct link_get_ctx {
 	bool found;
 };
 
+/* IFLA_LINKINFO { IFLA_INFO_KIND "tun" | "keyhole" | ... }: what made the link. */
+static void fill_kind(const struct nlattr *linkinfo, struct kh_link_info *info)
+{
+	const struct nlattr *a;
+
+	if (mnl_attr_validate(linkinfo, MNL_TYPE_NESTED))
+		return;
+	mnl_attr_for_each_nested(a, linkinfo)
+		if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
+		    !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+			snprintf(info->kind, sizeof(info->kind), "%s", mnl_attr_get_str(a));
+}
+
 static void fill_link(const struct nlmsghdr *nlh, struct kh_link_info *info)
 {
 	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
@@ -172,6 +190,8 @@ static void fill_link(const struct nlmsghdr *nlh, struct kh_link_info *info)
 		else if (mnl_attr_get_type(a) == IFLA_IFNAME &&
 			 !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
 			snprintf(info->ifname, sizeof(info->ifname), "%s", mnl_attr_get_str(a));
+		else if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+			fill_kind(a, info);
 	}
 }
 
@@ -202,10 +222,44 @@ int kh_rtnl_link_get(struct kh_rtnl *r, const char *ifname, struct kh_link_info 
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
-	ret = transact(r, nlh, link_get_cb, &ctx, err, err_len);
+	ret = kh_netlink_transact(r, nlh, link_get_cb, &ctx, err, err_len);
 	if (ret)
 		return ret;
 	return ctx.found ? 0 : -ENODEV;
+}
+
+int kh_rtnl_link_add(struct kh_rtnl *r, const char *ifname, const char *kind, char *err,
+		     size_t err_len)
+{
+	char buf[RTNL_BUF_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+	struct nlattr *linkinfo;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	/* `ip link add`: create, and never take over a link that exists. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return kh_netlink_transact(r, nlh, NULL, NULL, err, err_len);
+}
+
+int kh_rtnl_link_del(struct kh_rtnl *r, int ifindex, char *err, size_t err_len)
+{
+	char buf[RTNL_BUF_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return kh_netlink_transact(r, nlh, NULL, NULL, err, err_len);
 }
 
 static int link_change(struct kh_rtnl *r, int ifindex, unsigned flags, unsigned change,
@@ -224,7 +278,7 @@ static int link_change(struct kh_rtnl *r, int ifindex, unsigned flags, unsigned 
 	ifm->ifi_change = change;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return transact(r, nlh, NULL, NULL, err, err_len);
+	return kh_netlink_transact(r, nlh, NULL, NULL, err, err_len);
 }
 
 int kh_rtnl_link_set_up(struct kh_rtnl *r, int ifindex, bool up, char *err, size_t err_len)
@@ -257,7 +311,7 @@ static int addr_change(struct kh_rtnl *r, uint16_t type, uint16_t flags, int ifi
 	ifa->ifa_flags = family == 6 ? IFA_F_NODAD : 0;
 	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
 	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
-	return transact(r, nlh, NULL, NULL, err, err_len);
+	return kh_netlink_transact(r, nlh, NULL, NULL, err, err_len);
 }
 
 int kh_rtnl_addr_set(struct kh_rtnl *r, int ifindex, int family, const uint8_t *addr,
@@ -317,7 +371,7 @@ int kh_rtnl_addr_list(struct kh_rtnl *r, int ifindex,
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_UNSPEC;
-	return transact(r, nlh, addr_cb, &ac, err, err_len);
+	return kh_netlink_transact(r, nlh, addr_cb, &ac, err, err_len);
 }
 
 void kh_rtnl_parse_link_events(const void *buf, size_t len, int ifindex,

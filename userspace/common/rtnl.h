@@ -20,16 +20,31 @@ struct kh_link_info {
 	bool up;        /* IFF_UP: administratively up */
 	bool running;   /* IFF_RUNNING / carrier */
 	uint32_t mtu;
+	char kind[16];  /* IFLA_INFO_KIND ("tun", "keyhole"), empty if the kernel gave none */
 };
 
 /* groups: rtnetlink multicast groups to join (RTMGRP_LINK...) or 0. */
 int kh_rtnl_open(struct kh_rtnl *r, unsigned groups);
+/* The same socket on another netlink bus (NETLINK_GENERIC for the keyhole family). */
+int kh_netlink_open(struct kh_rtnl *r, int bus, unsigned groups);
+/*
+ * Send nlh (its sequence number is set here) and read the replies, each
+ * handed to cb when given, until the ACK, NLMSG_DONE or an error: 0 or
+ * -errno, with the kernel's extended-ACK message in err when it sends one.
+ */
+int kh_netlink_transact(struct kh_rtnl *r, struct nlmsghdr *nlh,
+			int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx, char *err,
+			size_t err_len);
 void kh_rtnl_close(struct kh_rtnl *r);
 int kh_rtnl_fd(const struct kh_rtnl *r);
 
 /* Each returns 0 or -errno; err gets the kernel's extended-ACK message when it sends one. */
 int kh_rtnl_link_get(struct kh_rtnl *r, const char *ifname, struct kh_link_info *info,
 		     char *err, size_t err_len);
+/* `ip link add NAME type KIND`: -EEXIST if the name is taken. */
+int kh_rtnl_link_add(struct kh_rtnl *r, const char *ifname, const char *kind, char *err,
+		     size_t err_len);
+int kh_rtnl_link_del(struct kh_rtnl *r, int ifindex, char *err, size_t err_len);
 int kh_rtnl_link_set_up(struct kh_rtnl *r, int ifindex, bool up, char *err, size_t err_len);
 int kh_rtnl_link_set_mtu(struct kh_rtnl *r, int ifindex, uint32_t mtu, char *err,
 			 size_t err_len);
