@@ -718,6 +718,71 @@ static void test_roaming(void)
 	tn_close(&other);
 }
 
+/* A new handshake (rekey) on a live session: the new keys, and for a while the old ones too. */
+static int rekey(struct test_node *tn)
+{
+	uint8_t dgram[512];
+	int n;
+
+	if (tn_send_initiation(tn, NULL, NULL))
+		return -1;
+	/* Keepalives under the current keys may still be on their way: skip them. */
+	do
+		n = tn_recv_raw(tn, dgram, sizeof(dgram), 1000);
+	while (n > 0 && kh_msg_type(dgram, (size_t)n) == KH_MSG_TRANSPORT);
+	if (n <= 0 || kh_handshake_consume_response(&tn->hs, dgram, (size_t)n, &tn->kp,
+						    tn_now_ns()))
+		return -1;
+	/* The node's first message under the new keys confirms them. */
+	return tn_send(tn, NULL, 0);
+}
+
+static int send_with(struct test_node *tn, struct kh_keypair *kp, const uint8_t *pkt,
+		     size_t len)
+{
+	uint8_t buf[512];
+	int n = kh_transport_seal(kp, pkt, len, buf, tn_now_ns());
+
+	return n > 0 && send(tn->fd, buf, (size_t)n, 0) == n ? 0 : -1;
+}
+
+static void test_rekey_keeps_previous_keys(void)
+{
+	struct enrolled a, b;
+	struct kh_keypair first, second;
+	uint8_t pkt[256], got[2048];
+	size_t len;
+
+	CHECK_EQ(fresh_relay(NULL), 0);
+	CHECK_EQ(enroll_and_connect(&a, "client", NULL), 0);
+	CHECK_EQ(enroll_and_connect(&b, "device", NULL), 0);
+	len = tn_build_udp4(pkt, a.v4, b.v4, (const uint8_t *)"late but welcome", 16);
+	first = a.tn.kp;
+	CHECK_EQ(rekey(&a.tn), 0);
+	usleep(100000);
+	/* New keys both ways, and a late packet under the previous ones still goes through. */
+	CHECK_EQ(tn_send(&a.tn, pkt, len), 0);
+	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 1000), (int)len);
+	CHECK_EQ(send_with(&a.tn, &first, pkt, len), 0);
+	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 1000), (int)len);
+	CHECK_MEM(got, pkt, len);
+	/* Another rekey: the keys before the previous ones are gone for good. */
+	second = a.tn.kp;
+	CHECK_EQ(rekey(&a.tn), 0);
+	usleep(100000);
+	CHECK_EQ(send_with(&a.tn, &second, pkt, len), 0);
+	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 1000), (int)len);
+	CHECK_EQ(send_with(&a.tn, &first, pkt, len), 0);
+	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 300), 0);
+	CHECK_EQ(counter("drop_unknown_index"), 1);
+	CHECK_EQ(counter("forwarded_packets"), 3);
+	CHECK_EQ(counter("online"), 2);
+	kh_keypair_wipe(&first);
+	kh_keypair_wipe(&second);
+	tn_close(&a.tn);
+	tn_close(&b.tn);
+}
+
 static void test_dead_peer_timeout(void)
 {
 	struct enrolled a, b;
@@ -901,6 +966,7 @@ static const struct test_case relay_tests[] = {
 	{ "policy: denied pair gets administratively prohibited, online or not", test_policy_prohibited },
 	{ "peer list and presence push", test_peer_list_and_presence },
 	{ "roaming on authenticated packets only", test_roaming },
+	{ "rekey: new keys at once, the previous ones for a while", test_rekey_keeps_previous_keys },
 	{ "dead-peer timeout takes a silent node offline", test_dead_peer_timeout },
 	{ "under load a source gets only its share of handshakes", test_source_rate_under_load },
 	{ "admin input errors are clear", test_admin_errors },

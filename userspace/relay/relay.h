@@ -61,14 +61,17 @@ struct relay_node {
 	uint64_t rx_packets, tx_packets;
 };
 
-/* The one session of an online (or connecting) node: up to three key pairs. */
+/* The one session of an online (or connecting) node: up to three key pairs.
+ * Only current lives in the slot: a key pair is 368 bytes, most of it the
+ * replay window, and an idle session has no previous or next one, so those two
+ * are allocated while they exist (a handshake, the seconds after a rekey). */
 struct relay_session {
 	uint32_t node;  /* KH_NO_INDEX when the slot is free */
 	uint32_t next_free;
 	uint32_t active_pos; /* position in relay.active while in use */
-	struct kh_keypair current;  /* confirmed, used to send */
-	struct kh_keypair previous; /* still accepted for a while after a rekey */
-	struct kh_keypair next;     /* answered, waiting for the node's first message */
+	struct kh_keypair current;   /* confirmed, used to send */
+	struct kh_keypair *previous; /* still accepted for a while after a rekey, or NULL */
+	struct kh_keypair *next;     /* answered, waiting for the node's first message, or NULL */
 	uint64_t next_born_ns;
 	struct sockaddr_storage endpoint;
 	socklen_t endpoint_len;

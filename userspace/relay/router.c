@@ -221,7 +221,7 @@ void relay_handle_transport(struct relay *r, int sock, const struct sockaddr_sto
 	s->last_rx_ns = now;
 	r->nodes[s->node].rx_packets++;
 	r->nodes[s->node].rx_bytes += len;
-	if (kp == &s->next)
+	if (kp == s->next)
 		relay_session_confirm(r, s);
 	if (plen == 0) {
 		/* A keepalive: answer it so the node knows the relay still holds its session. */

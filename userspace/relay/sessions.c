@@ -48,6 +48,16 @@ static void drop_keypair(struct relay *r, struct kh_keypair *kp)
 	kh_keypair_wipe(kp);
 }
 
+/* previous and next live outside the session slot only while they exist (relay.h). */
+static void drop_spare(struct relay *r, struct kh_keypair **kp)
+{
+	if (!*kp)
+		return;
+	drop_keypair(r, *kp);
+	free(*kp);
+	*kp = NULL;
+}
+
 /* A fresh random index no live key pair uses; never KH_NO_INDEX, which means failure. */
 static uint32_t new_index(struct relay *r, uint32_t sess)
 {
@@ -72,10 +82,10 @@ struct relay_session *relay_session_for_index(struct relay *r, uint32_t index,
 	s = &r->sessions[sess];
 	if (s->current.valid && s->current.local_index == index)
 		*kp = &s->current;
-	else if (s->next.valid && s->next.local_index == index)
-		*kp = &s->next;
-	else if (s->previous.valid && s->previous.local_index == index)
-		*kp = &s->previous;
+	else if (s->next && s->next->local_index == index)
+		*kp = s->next;
+	else if (s->previous && s->previous->local_index == index)
+		*kp = s->previous;
 	else
 		return NULL;
 	return s;
@@ -107,11 +117,11 @@ static struct relay_session *session_get(struct relay *r, uint32_t node_idx)
 
 static void session_free(struct relay *r, struct relay_session *s)
 {
-	if (s->next.valid)
+	if (s->next)
 		r->half_open--;
 	drop_keypair(r, &s->current);
-	drop_keypair(r, &s->previous);
-	drop_keypair(r, &s->next);
+	drop_spare(r, &s->previous);
+	drop_spare(r, &s->next);
 	relay_session_follow(r, s, false);
 	r->nodes[s->node].session = KH_NO_INDEX;
 	/* Move the last active session into this one's place. */
@@ -151,10 +161,20 @@ void relay_session_confirm(struct relay *r, struct relay_session *s)
 {
 	struct relay_node *n = &r->nodes[s->node];
 
-	drop_keypair(r, &s->previous);
-	s->previous = s->current;
-	s->current = s->next;
-	memset(&s->next, 0, sizeof(s->next));
+	drop_spare(r, &s->previous);
+	/* The old keys move out of the slot; without memory for them they go now. */
+	if (s->current.valid) {
+		s->previous = malloc(sizeof(*s->previous));
+		if (s->previous)
+			*s->previous = s->current;
+		else
+			drop_keypair(r, &s->current);
+	}
+	s->current = *s->next;
+	/* Its index stays mapped: the keys it names now sit in current. */
+	kh_keypair_wipe(s->next);
+	free(s->next);
+	s->next = NULL;
 	r->half_open--;
 	if (!s->online) {
 		struct kh_ctrl_config cfg;
@@ -287,6 +307,7 @@ void relay_handle_initiation(struct relay *r, int sock, const struct sockaddr_st
 	struct kh_initiation init;
 	struct relay_session *s;
 	struct relay_node *n;
+	struct kh_keypair *next = NULL;
 	uint64_t now = relay_now_ns();
 	uint32_t node_idx, index;
 	uint8_t *reply;
@@ -324,31 +345,36 @@ void relay_handle_initiation(struct relay *r, int sock, const struct sockaddr_st
 		r->counters[RC_DROP_SESSION_LIMIT]++;
 		goto out;
 	}
-	if (!s->next.valid && r->half_open >= r->cfg.max_half_open) {
+	if (!s->next && r->half_open >= r->cfg.max_half_open) {
 		r->counters[RC_DROP_HALF_OPEN_LIMIT]++;
 		if (new_session)
 			session_free(r, s);
 		goto out;
 	}
-	if (s->next.valid) {
-		drop_keypair(r, &s->next);
+	if (s->next) {
+		drop_spare(r, &s->next);
 		r->half_open--;
 	}
-	index = new_index(r, session_idx(r, s));
+	next = malloc(sizeof(*next));
+	index = next ? new_index(r, session_idx(r, s)) : KH_NO_INDEX;
 	if (index == KH_NO_INDEX) {
 		r->counters[RC_DROP_SESSION_LIMIT]++;
+		free(next);
 		if (new_session)
 			session_free(r, s);
 		goto out;
 	}
 	reply = relay_udp_txbuf(r);
-	if (kh_handshake_respond(&hs, r->cfg.psk, index, init.sender_index, reply, &s->next,
+	if (kh_handshake_respond(&hs, r->cfg.psk, index, init.sender_index, reply, next,
 				 now) != KH_RESP_LEN) {
 		kh_map_remove(&r->by_index, index);
+		kh_keypair_wipe(next);
+		free(next);
 		if (new_session)
 			session_free(r, s);
 		goto out;
 	}
+	s->next = next;
 	r->half_open++;
 	s->next_born_ns = now;
 	memcpy(n->last_timestamp, init.timestamp, KH_TAI64N_LEN);
@@ -377,15 +403,15 @@ void relay_sessions_tick(struct relay *r, uint64_t now)
 			relay_session_end(r, s, "dead-peer timeout", false, KH_GOODBYE_SHUTDOWN);
 			continue;
 		}
-		if (s->next.valid && now - s->next_born_ns > RELAY_HALF_OPEN_TIMEOUT_NS) {
-			drop_keypair(r, &s->next);
+		if (s->next && now - s->next_born_ns > RELAY_HALF_OPEN_TIMEOUT_NS) {
+			drop_spare(r, &s->next);
 			r->half_open--;
 		}
-		if (s->previous.valid && now - s->current.birth_ns > RELAY_PREVIOUS_KEYS_NS)
-			drop_keypair(r, &s->previous);
+		if (s->previous && now - s->current.birth_ns > RELAY_PREVIOUS_KEYS_NS)
+			drop_spare(r, &s->previous);
 		if (s->current.valid && kh_keypair_expired(&s->current, now))
 			drop_keypair(r, &s->current);
-		if (!s->online && !s->next.valid)
+		if (!s->online && !s->next)
 			session_free(r, s);
 	}
 }
