@@ -132,7 +132,7 @@ static void reply_error(struct daemon_client *c, const struct nlmsghdr *req, int
 	send_msg(c, kh_genl_put_error(buf, sizeof(buf), req, error, msg));
 }
 
-static void fill_device(const struct daemon *d, struct kh_device *dev, bool with_private)
+static void fill_device(struct daemon *d, struct kh_device *dev, bool with_private)
 {
 	memset(dev, 0, sizeof(*dev));
 	dev->ifindex = (uint32_t)d->ifindex;
@@ -156,11 +156,7 @@ static void fill_device(const struct daemon *d, struct kh_device *dev, bool with
 	dev->has_state = true;
 	dev->session_state = (uint8_t)d->state;
 	dev->last_handshake = (uint64_t)d->last_handshake;
-	dev->rx_bytes = d->rx_bytes;
-	dev->tx_bytes = d->tx_bytes;
-	dev->rx_packets = d->rx_packets;
-	dev->tx_packets = d->tx_packets;
-	dev->dataplane = KEYHOLE_DATAPLANE_TUN;
+	daemon_dataplane_counters(d, dev);
 	dev->psk_set = d->cfg.has_psk;
 	dev->token_set = d->cfg.has_token;
 	if (d->relay_resolved) {

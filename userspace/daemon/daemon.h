@@ -15,6 +15,7 @@
 #include "../lib/genl.h"
 #include "../lib/ratelimit.h"
 #include "../lib/transport.h"
+#include "kmod.h"
 
 #define KH_RUN_DIR_DEFAULT "/run/keyhole"
 /* 1500-byte underlay less IPv6 (40), UDP (8), transport header and tag (32). */
@@ -23,6 +24,9 @@
 #define KH_PKT_BUF 4096
 #define KH_MAX_CLIENTS 16
 #define KH_MAX_PEERS 4096
+
+/* keyholed --dataplane: auto uses keyhole.ko when it is loaded, else TUN. */
+enum daemon_dp_mode { DAEMON_DP_AUTO, DAEMON_DP_TUN, DAEMON_DP_KERNEL };
 
 /* What `keyhole set` configures. */
 struct daemon_config {
@@ -55,6 +59,14 @@ struct daemon {
 	int tun_fd, udp_fd, ctl_fd, epoll_fd, timer_fd, signal_fd;
 	int resolve_fd; /* read end of the resolver's pipe, -1 when idle */
 	struct kh_rtnl rtnl, rtnl_events;
+	enum keyhole_dataplane dataplane;
+	struct daemon_kmod kmod; /* kernel data plane only */
+	unsigned udp_gen;        /* counts new UDP sockets, for SET_PEER */
+	bool kmod_peer_sent;     /* what the kernel was last given by SET_PEER */
+	unsigned kmod_udp_gen;
+	struct sockaddr_storage kmod_relay;
+	socklen_t kmod_relay_len;
+	bool interface_open; /* daemon_dataplane_open succeeded */
 	bool link_up;
 	bool stopping;
 
@@ -65,6 +77,8 @@ struct daemon {
 	uint32_t hs_index;
 	uint64_t hs_sent_ns;
 	struct kh_cookie_maker cookies;
+	/* With the kernel data plane these keep indices, birth and role only: the
+	 * kernel holds the keys (dataplane.c). */
 	struct kh_keypair current, previous;
 	struct sockaddr_storage relay_addr;
 	socklen_t relay_addr_len;
@@ -87,6 +101,30 @@ struct daemon {
 
 uint64_t daemon_now_ns(void);
 
+/* dataplane.c: everything that differs between the TUN and the kernel data plane. */
+/* Create the interface: keyhole.ko's link (kernel, or auto when the module is there) or TUN. */
+int daemon_dataplane_open(struct daemon *d, enum daemon_dp_mode mode, char *err, size_t err_len);
+/* Clean exit: remove the interface. */
+void daemon_dataplane_close(struct daemon *d);
+/* Setup failed: remove the interface only if this daemon created it. */
+void daemon_dataplane_abandon(struct daemon *d);
+const char *daemon_dataplane_name(const struct daemon *d);
+/* The fd the event loop watches for the data plane (TUN packets, kernel notifications). */
+int daemon_dataplane_fd(const struct daemon *d);
+void daemon_dataplane_receive(struct daemon *d);
+/* A handshake made kp: it becomes the current keypair (kp is wiped). 0 or -errno. */
+int daemon_dataplane_keys_install(struct daemon *d, struct kh_keypair *kp);
+/* The session is over: forget every keypair. */
+void daemon_dataplane_keys_drop(struct daemon *d);
+/* Seal buf[KH_DATA_HEADER_LEN..+len) under the current keys and send it to the relay. */
+int daemon_dataplane_send(struct daemon *d, uint8_t *buf, size_t len);
+/* The UDP socket or the relay's address may have changed: tell the kernel. */
+void daemon_dataplane_sync_peer(struct daemon *d);
+/* The relay (re)assigned the overlay addresses: tell the kernel. */
+void daemon_dataplane_overlay(struct daemon *d);
+/* Data plane and traffic counters for GET_DEVICE. */
+void daemon_dataplane_counters(struct daemon *d, struct kh_device *dev);
+
 /* tun.c */
 int daemon_tun_open(struct daemon *d, char *err, size_t err_len);
 void daemon_tun_receive(struct daemon *d);
@@ -108,6 +146,8 @@ void daemon_session_resolved(struct daemon *d);
 void daemon_handle_response(struct daemon *d, const uint8_t *msg, size_t len);
 void daemon_handle_cookie(struct daemon *d, const uint8_t *msg, size_t len);
 void daemon_handle_transport(struct daemon *d, uint8_t *msg, size_t len);
+/* A payload opened under the current keys that is not an IP packet (0 bytes: keepalive). */
+void daemon_session_received(struct daemon *d, const uint8_t *payload, size_t len);
 int daemon_send_payload(struct daemon *d, uint8_t *buf, size_t len);
 int daemon_send_control(struct daemon *d, const uint8_t *msg, size_t len);
 int daemon_request_peers(struct daemon *d, uint32_t *request_id);

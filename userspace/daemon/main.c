@@ -21,7 +21,7 @@
 /* Timers (keepalive, handshake retries, dead relay) are checked this often. */
 #define TICK_MS 100
 
-enum { TAG_TUN, TAG_UDP, TAG_TIMER, TAG_SIGNAL, TAG_RTNL, TAG_CONTROL, TAG_RESOLVE };
+enum { TAG_DATAPLANE, TAG_UDP, TAG_TIMER, TAG_SIGNAL, TAG_RTNL, TAG_CONTROL, TAG_RESOLVE };
 
 uint64_t daemon_now_ns(void)
 {
@@ -34,10 +34,29 @@ uint64_t daemon_now_ns(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: keyholed [--foreground] [--log-file FILE] [--log-level LEVEL] IFNAME\n"
-		"Creates TUN interface IFNAME and serves it; normally started by `keyhole link add`.\n"
+		"Usage: keyholed [--foreground] [--log-file FILE] [--log-level LEVEL]\n"
+		"                [--dataplane auto|kernel|tun] IFNAME\n"
+		"Creates interface IFNAME and serves it; normally started by `keyhole link add`.\n"
+		"  --foreground, -f     stay in the foreground, log to stderr\n"
+		"  --log-file FILE      when daemonized, log there instead of to syslog\n"
+		"  --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  --dataplane MODE     auto (default): the keyhole kernel module when loaded, else TUN;\n"
+		"                       kernel: the module or fail; tun: a TUN device in any case\n"
 		"Control socket: $KEYHOLE_RUN_DIR/IFNAME.sock (default %s).\n",
 		KH_RUN_DIR_DEFAULT);
+}
+
+static int parse_dataplane(const char *s, enum daemon_dp_mode *mode)
+{
+	if (!strcmp(s, "auto"))
+		*mode = DAEMON_DP_AUTO;
+	else if (!strcmp(s, "kernel"))
+		*mode = DAEMON_DP_KERNEL;
+	else if (!strcmp(s, "tun"))
+		*mode = DAEMON_DP_TUN;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 static int watch(struct daemon *d, int fd, uint64_t tag)
@@ -47,7 +66,7 @@ static int watch(struct daemon *d, int fd, uint64_t tag)
 	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static int setup(struct daemon *d, char *err, size_t err_len)
+static int setup(struct daemon *d, enum daemon_dp_mode mode, char *err, size_t err_len)
 {
 	struct itimerspec tick = { { 0, TICK_MS * 1000000L }, { 0, TICK_MS * 1000000L } };
 	struct kh_link_info info;
@@ -57,13 +76,18 @@ static int setup(struct daemon *d, char *err, size_t err_len)
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epoll_fd < 0)
 		goto sys;
-	ret = daemon_tun_open(d, err, err_len);
-	if (ret)
-		return ret;
 	if (kh_rtnl_open(&d->rtnl, 0) || kh_rtnl_open(&d->rtnl_events, RTMGRP_LINK)) {
 		snprintf(err, err_len, "cannot open rtnetlink: %s", strerror(errno));
 		return -errno;
 	}
+	/* Before the interface: a keyholed serving IFNAME already keeps its link untouched. */
+	ret = daemon_control_listen(d, err, err_len);
+	if (ret)
+		return ret;
+	ret = daemon_dataplane_open(d, mode, err, err_len);
+	if (ret)
+		return ret;
+	d->interface_open = true;
 	ret = kh_rtnl_link_get(&d->rtnl, d->ifname, &info, err, err_len);
 	if (ret) {
 		if (!err[0])
@@ -75,9 +99,6 @@ static int setup(struct daemon *d, char *err, size_t err_len)
 	ret = kh_rtnl_link_set_mtu(&d->rtnl, d->ifindex, KH_DEFAULT_MTU, err, err_len);
 	if (ret)
 		return ret;
-	ret = daemon_control_listen(d, err, err_len);
-	if (ret)
-		return ret;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -87,7 +108,7 @@ static int setup(struct daemon *d, char *err, size_t err_len)
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->signal_fd < 0 || d->timer_fd < 0 || timerfd_settime(d->timer_fd, 0, &tick, NULL) ||
-	    watch(d, d->tun_fd, TAG_TUN) || watch(d, d->timer_fd, TAG_TIMER) ||
+	    watch(d, daemon_dataplane_fd(d), TAG_DATAPLANE) || watch(d, d->timer_fd, TAG_TIMER) ||
 	    watch(d, d->signal_fd, TAG_SIGNAL) ||
 	    watch(d, kh_rtnl_fd(&d->rtnl_events), TAG_RTNL))
 		goto sys;
@@ -162,8 +183,8 @@ static int run(struct daemon *d)
 		for (i = 0; i < n && !d->stopping; i++) {
 			uint64_t tag = events[i].data.u64;
 
-			if (tag == TAG_TUN)
-				daemon_tun_receive(d);
+			if (tag == TAG_DATAPLANE)
+				daemon_dataplane_receive(d);
 			else if (tag == TAG_UDP)
 				daemon_udp_receive(d);
 			else if (tag == TAG_TIMER)
@@ -237,6 +258,7 @@ int main(int argc, char *argv[])
 	static struct daemon daemon;
 	struct daemon *d = &daemon;
 	const char *log_file = NULL, *run_dir = getenv("KEYHOLE_RUN_DIR");
+	enum daemon_dp_mode mode = DAEMON_DP_AUTO;
 	bool foreground = false;
 	char err[512] = "";
 	int i, level = KH_LOG_INFO, ready_fd = -1, ret;
@@ -251,6 +273,12 @@ int main(int argc, char *argv[])
 		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc &&
 			   (level = kh_log_level_parse(argv[i + 1])) >= 0) {
 			i++;
+		} else if (!strcmp(argv[i], "--dataplane") && i + 1 < argc) {
+			if (parse_dataplane(argv[++i], &mode)) {
+				fprintf(stderr, "keyholed: --dataplane '%s': expected auto, kernel or tun\n",
+					argv[i]);
+				return 1;
+			}
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
@@ -280,9 +308,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "keyholed: cannot daemonize: %s\n", strerror(errno));
 		return 1;
 	}
-	ret = setup(d, err, sizeof(err));
+	ret = setup(d, mode, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "keyholed: %s: %s\n", d->ifname, err);
+		if (d->interface_open)
+			daemon_dataplane_abandon(d);
 		daemon_control_close(d);
 		report_ready(ready_fd, 1);
 		return 1;
@@ -293,11 +323,13 @@ int main(int argc, char *argv[])
 		if (!log_file)
 			kh_log_setup("keyholed", (enum kh_log_level)level, true);
 	}
-	kh_info("%s ready (TUN data plane), control socket %s", d->ifname, d->sock_path);
+	kh_info("%s ready (%s data plane), control socket %s", d->ifname,
+		daemon_dataplane_name(d), d->sock_path);
 	report_ready(ready_fd, 0);
 	ret = run(d);
 	daemon_session_disconnect(d, true);
 	daemon_control_close(d);
+	daemon_dataplane_close(d);
 	kh_info("%s stopped", d->ifname);
 	sodium_munlock(&d->cfg, sizeof(d->cfg));
 	free(d->peers);

@@ -102,6 +102,7 @@ static void attempt(struct daemon *d, uint64_t now)
 		kh_err("cannot open a UDP socket: %s", strerror(errno));
 		return;
 	}
+	daemon_dataplane_sync_peer(d);
 	send_initiation(d, now);
 }
 
@@ -110,8 +111,10 @@ void daemon_session_resolved(struct daemon *d)
 	if (daemon_resolve_finish(d) == 0) {
 		d->relay_resolved = true;
 		if (d->state == KEYHOLE_SESSION_CONNECTING &&
-		    daemon_udp_prepare(d, d->relay_addr.ss_family) == 0)
+		    daemon_udp_prepare(d, d->relay_addr.ss_family) == 0) {
+			daemon_dataplane_sync_peer(d);
 			send_initiation(d, daemon_now_ns());
+		}
 	}
 }
 
@@ -124,8 +127,7 @@ void daemon_session_disconnect(struct daemon *d, bool goodbye)
 		if (len > 0)
 			daemon_send_control(d, msg, (size_t)len);
 	}
-	kh_keypair_wipe(&d->current);
-	kh_keypair_wipe(&d->previous);
+	daemon_dataplane_keys_drop(d);
 	noise_handshake_wipe(&d->hs);
 	d->hs_pending = false;
 	if (d->npeers || d->peers_request_id)
@@ -166,11 +168,7 @@ static void session_lost(struct daemon *d, const char *why, bool at_once)
 
 int daemon_send_payload(struct daemon *d, uint8_t *buf, size_t len)
 {
-	int n = kh_transport_seal(&d->current, buf + KH_DATA_HEADER_LEN, len, buf, daemon_now_ns());
-
-	if (n < 0)
-		return n;
-	return daemon_udp_send(d, buf, (size_t)n);
+	return daemon_dataplane_send(d, buf, len);
 }
 
 int daemon_send_control(struct daemon *d, const uint8_t *msg, size_t len)
@@ -216,11 +214,10 @@ void daemon_handle_response(struct daemon *d, const uint8_t *msg, size_t len)
 		return;
 	}
 	d->hs_pending = false;
-	/* New keys send at once; the old ones still open what is in flight. */
-	kh_keypair_wipe(&d->previous);
-	d->previous = d->current;
-	d->current = kp;
-	kh_keypair_wipe(&kp);
+	if (daemon_dataplane_keys_install(d, &kp)) {
+		session_lost(d, "the data plane refused the new keys", false);
+		return;
+	}
 	d->last_rx_ns = now;
 	d->last_handshake = (int64_t)time(NULL);
 	/* The relay takes the keys once it hears from us under them. */
@@ -271,6 +268,7 @@ static void on_config(struct daemon *d, const uint8_t *msg, size_t len)
 		d->has_assigned = true;
 		install_addresses(d);
 	}
+	daemon_dataplane_overlay(d);
 	inet_ntop(AF_INET, cfg.ipv4, a4, sizeof(a4));
 	inet_ntop(AF_INET6, cfg.ipv6, a6, sizeof(a6));
 	kh_info("connected to the relay as '%s': %s/%u %s/%u", cfg.name, a4, cfg.ipv4_plen, a6,
@@ -324,6 +322,16 @@ static void on_control(struct daemon *d, const uint8_t *msg, size_t len)
 	}
 }
 
+void daemon_session_received(struct daemon *d, const uint8_t *payload, size_t len)
+{
+	/* Left over from keys already dropped: not this session's. */
+	if (!d->current.valid)
+		return;
+	d->last_rx_ns = daemon_now_ns();
+	if (len > 0)
+		on_control(d, payload, len);
+}
+
 void daemon_handle_transport(struct daemon *d, uint8_t *msg, size_t len)
 {
 	struct kh_keypair *kp;
@@ -331,7 +339,8 @@ void daemon_handle_transport(struct daemon *d, uint8_t *msg, size_t len)
 	uint8_t *payload = msg + KH_DATA_HEADER_LEN;
 	int n;
 
-	if (index < 0)
+	/* The kernel opens what its keys match; the rest is stale or forged. */
+	if (index < 0 || d->dataplane == KEYHOLE_DATAPLANE_KERNEL)
 		return;
 	if (d->current.valid && d->current.local_index == (uint32_t)index)
 		kp = &d->current;
@@ -342,15 +351,13 @@ void daemon_handle_transport(struct daemon *d, uint8_t *msg, size_t len)
 	n = kh_transport_open(kp, msg, len, payload, daemon_now_ns());
 	if (n < 0)
 		return;
-	d->last_rx_ns = daemon_now_ns();
-	if (n == 0)
-		return;
-	if (payload[0] >> 4 == 4 || payload[0] >> 4 == 6) {
+	if (n > 0 && (payload[0] >> 4 == 4 || payload[0] >> 4 == 6)) {
+		d->last_rx_ns = daemon_now_ns();
 		d->rx_packets++;
 		d->rx_bytes += (uint64_t)n;
 		daemon_tun_write(d, payload, (size_t)n);
 	} else {
-		on_control(d, payload, (size_t)n);
+		daemon_session_received(d, payload, (size_t)n);
 	}
 }
 

@@ -34,6 +34,7 @@ int daemon_udp_prepare(struct daemon *d, int family)
 		close(d->udp_fd);
 	}
 	d->udp_fd = fd;
+	d->udp_gen++;
 	ev.data.u64 = 1; /* the loop's tag for the UDP socket */
 	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
 		return -errno;
