@@ -147,6 +147,23 @@ expect_error "peers: no such interface" "nonexistent: no such keyhole interface"
 expect_error "set: no such interface" "kh0: no such keyhole interface" \
 	"$keyhole" set kh0 keepalive 25
 
+# keyholed's data plane: kernel insists on keyhole.ko and says so when it is not loaded.
+keyholed="$build/keyholed"
+expect_error "keyholed: --dataplane takes auto, kernel or tun" \
+	"keyholed: [-][-]dataplane 'fast': expected auto, kernel or tun" \
+	"$keyholed" --foreground --dataplane fast khcli0
+if [ -d /sys/module/keyhole ]; then
+	ok "keyholed --dataplane kernel without the module (skipped: keyhole.ko is loaded)"
+else
+	expect_error "keyholed --dataplane kernel without the module fails, naming it" \
+		"^keyholed: khcli0: no kernel data plane: the keyhole kernel module is not loaded" \
+		"$keyholed" --foreground --dataplane kernel khcli0
+	[ -z "$(ls -A "$tmp/run")" ] && ok "keyholed --dataplane kernel leaves no control socket" ||
+		bad "keyholed --dataplane kernel leaves no control socket" "found: $(ls "$tmp/run")"
+fi
+"$keyholed" --help | grep -q -- '--dataplane auto|kernel|tun' &&
+	ok "keyholed --help documents --dataplane" || bad "keyholed --help documents --dataplane"
+
 # Every command listed by `keyhole help` has its own help: usage on stdout, exit 0.
 commands=$("$keyhole" help | sed -n 's/^  \([a-z]\{1,\}\) .*/\1/p' | grep -vx help)
 for cmd in $commands; do
