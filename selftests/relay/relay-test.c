@@ -632,6 +632,39 @@ static void test_policy_prohibited(void)
 	tn_close(&d.tn);
 }
 
+/* The relay keeps each distinct tag once; well past its first table of 64 they still match. */
+static void test_policy_many_tags(void)
+{
+	struct enrolled a, b, filler;
+	char tags[512], name[32], out[256];
+	uint8_t pkt[256], got[2048];
+	size_t len, used;
+	int i, t, n;
+
+	CHECK_EQ(fresh_relay(NULL), 0);
+	for (i = 0; i < 10; i++) {
+		for (t = 0, used = 0; t < KH_MAX_TAGS; t++)
+			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "tag t%d-%d ", i, t);
+		snprintf(name, sizeof(name), "filler-%d", i);
+		CHECK_EQ(tn_init(&filler.tn, relay.pub, relay.port), 0);
+		CHECK_EQ(enroll(&filler.tn, name, tags, filler.v4, filler.v6), 0);
+		tn_close(&filler.tn);
+	}
+	CHECK_EQ(enroll_and_connect(&a, "laptop", "tag admin tag t0-0"), 0);
+	CHECK_EQ(enroll_and_connect(&b, "pi", "tag t9-7 tag late"), 0);
+	CHECK_EQ(relay_admin(out, sizeof(out), "policy deny '*' '*'"), 0);
+	CHECK_EQ(relay_admin(out, sizeof(out), "policy allow admin late"), 0);
+	len = tn_build_udp4(pkt, a.v4, b.v4, (const uint8_t *)"ok", 2);
+	CHECK_EQ(tn_send(&a.tn, pkt, len), 0);
+	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 1000), (int)len);
+	CHECK_EQ(relay_admin(out, sizeof(out), "policy deny admin late"), 0);
+	CHECK_EQ(tn_send(&a.tn, pkt, len), 0);
+	n = tn_recv_ip(&a.tn, got, sizeof(got), 1000);
+	CHECK(n > 0 && check_icmp4(got, n, pkt, len, 13) == NULL);
+	tn_close(&a.tn);
+	tn_close(&b.tn);
+}
+
 struct peer_seen {
 	int count;
 	bool device_online, device_tagged;
@@ -964,6 +997,7 @@ static const struct test_case relay_tests[] = {
 	{ "a burst of garbage leaves sessions working", test_garbage_burst },
 	{ "enrollment by token, uses counted", test_token_enrollment },
 	{ "policy: denied pair gets administratively prohibited, online or not", test_policy_prohibited },
+	{ "policy: tags still match with many distinct tags", test_policy_many_tags },
 	{ "peer list and presence push", test_peer_list_and_presence },
 	{ "roaming on authenticated packets only", test_roaming },
 	{ "rekey: new keys at once, the previous ones for a while", test_rekey_keeps_previous_keys },

@@ -33,14 +33,14 @@ bool relay_node_by_addr(const struct relay *r, const struct kh_ipaddr *addr, uin
 	       !memcmp(r->nodes[*idx].rec.ipv6, addr->bytes, 16);
 }
 
-static bool node_has_tag(const struct relay_node *n, const char *tag)
+static bool node_has_tag(const struct relay *r, const struct relay_node *n, const char *tag)
 {
 	uint8_t i;
 
 	if (!strcmp(tag, "*"))
 		return true;
 	for (i = 0; i < n->rec.ntags; i++)
-		if (!strcmp(n->rec.tags[i], tag))
+		if (!strcmp(r->tags[n->rec.tags[i]], tag))
 			return true;
 	return false;
 }
@@ -61,14 +61,15 @@ static void compute_masks(struct relay *r, struct relay_node *n)
 	n->policy_from = 0;
 	n->policy_to = 0;
 	for (i = 0; i < r->nrules; i++) {
-		if (node_has_tag(n, r->rules[i].from_tag))
+		if (node_has_tag(r, n, r->rules[i].from_tag))
 			n->policy_from |= 1ULL << i;
-		if (node_has_tag(n, r->rules[i].to_tag))
+		if (node_has_tag(r, n, r->rules[i].to_tag))
 			n->policy_to |= 1ULL << i;
 	}
 }
 
-void relay_node_to_peer(const struct relay_node *n, bool online, struct kh_ctrl_peer *peer)
+void relay_node_to_peer(const struct relay *r, const struct relay_node *n, bool online,
+			struct kh_ctrl_peer *peer)
 {
 	uint8_t i;
 
@@ -80,7 +81,63 @@ void relay_node_to_peer(const struct relay_node *n, bool online, struct kh_ctrl_
 	peer->online = online;
 	peer->ntags = n->rec.ntags;
 	for (i = 0; i < n->rec.ntags; i++)
-		memcpy(peer->tags[i], n->rec.tags[i], KH_TAG_LEN);
+		memcpy(peer->tags[i], r->tags[n->rec.tags[i]], KH_TAG_LEN);
+}
+
+/* The index of tag in relay.tags, adding it if new; -ENOMEM, or -EEXIST for two
+ * tags with one SipHash (not to be seen in practice, but never to be mixed up). */
+static int64_t intern_tag(struct relay *r, const char *tag)
+{
+	size_t len = strnlen(tag, KH_TAG_LEN - 1);
+	uint64_t h = relay_hash(r, tag, len);
+	uint32_t idx, i;
+
+	if (r->by_tag.keys && kh_map_get(&r->by_tag, h, &idx))
+		return strncmp(r->tags[idx], tag, KH_TAG_LEN) ? -EEXIST : (int64_t)idx;
+	if (r->ntags == r->tags_cap) {
+		uint32_t cap = r->tags_cap ? r->tags_cap * 2 : 64;
+		char(*grown)[KH_TAG_LEN] = realloc(r->tags, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		r->tags = grown;
+		r->tags_cap = cap;
+	}
+	if (!r->by_tag.keys || r->by_tag.count >= r->by_tag.limit) {
+		struct kh_map m;
+
+		if (kh_map_init(&m, r->ntags + 64))
+			return -ENOMEM;
+		for (i = 0; i < r->ntags; i++)
+			kh_map_insert(&m, relay_hash(r, r->tags[i], strlen(r->tags[i])), i);
+		kh_map_free(&r->by_tag);
+		r->by_tag = m;
+	}
+	memset(r->tags[r->ntags], 0, KH_TAG_LEN);
+	memcpy(r->tags[r->ntags], tag, len);
+	kh_map_insert(&r->by_tag, h, r->ntags);
+	return r->ntags++;
+}
+
+static int set_rec(struct relay *r, struct relay_node_rec *out, const struct kh_node_record *rec)
+{
+	struct relay_node_rec n;
+	int64_t tag;
+	uint8_t i;
+
+	memset(&n, 0, sizeof(n));
+	memcpy(n.name, rec->name, sizeof(n.name));
+	memcpy(n.pubkey, rec->pubkey, 32);
+	memcpy(n.ipv4, rec->ipv4, 4);
+	memcpy(n.ipv6, rec->ipv6, 16);
+	for (i = 0; i < rec->ntags && i < KH_MAX_TAGS; i++) {
+		tag = intern_tag(r, rec->tags[i]);
+		if (tag < 0)
+			return (int)tag;
+		n.tags[n.ntags++] = (uint32_t)tag;
+	}
+	*out = n;
+	return 0;
 }
 
 static int rebuild_maps(struct relay *r, uint32_t want)
@@ -111,11 +168,11 @@ static int load_node(const struct kh_node_record *rec, void *ctx)
 	struct relay *r = ctx;
 	struct relay_node *n;
 	uint32_t idx;
+	int ret;
 
 	if (relay_node_by_key(r, rec->pubkey, &idx)) {
-		r->nodes[idx].rec = *rec;
 		r->nodes[idx].active = rec->deleted_at == 0;
-		return 0;
+		return set_rec(r, &r->nodes[idx].rec, rec);
 	}
 	if (r->nnodes == r->nodes_cap) {
 		uint32_t cap = r->nodes_cap ? r->nodes_cap * 2 : 256;
@@ -134,7 +191,9 @@ static int load_node(const struct kh_node_record *rec, void *ctx)
 		return -ENOMEM;
 	n = &r->nodes[r->nnodes];
 	memset(n, 0, sizeof(*n));
-	n->rec = *rec;
+	ret = set_rec(r, &n->rec, rec);
+	if (ret)
+		return ret;
 	n->active = rec->deleted_at == 0;
 	n->session = KH_NO_INDEX;
 	idx = r->nnodes++;

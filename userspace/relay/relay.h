@@ -47,9 +47,21 @@ struct relay_config {
 	bool ipv4_prefix_set; /* given by flag or file: `run` then insists on it */
 };
 
+/* What the relay keeps of a node's registry record: the columns it reads, with
+ * the tags as indices into relay.tags. A kh_node_record is 408 bytes, 264 of
+ * them tag strings, and the relay holds every node ever enrolled. */
+struct relay_node_rec {
+	char name[KH_NAME_LEN];
+	uint8_t pubkey[32];
+	uint8_t ipv4[4];  /* network byte order */
+	uint8_t ipv6[16];
+	uint8_t ntags;
+	uint32_t tags[KH_MAX_TAGS];
+};
+
 /* A node the registry knows: enrolled, or deleted (a tombstone that still owns its addresses). */
 struct relay_node {
-	struct kh_node_record rec;
+	struct relay_node_rec rec;
 	bool active;
 	uint8_t last_timestamp[KH_TAI64N_LEN]; /* newest accepted initiation */
 	uint32_t session;  /* index into sessions, or KH_NO_INDEX when offline */
@@ -135,6 +147,10 @@ struct relay {
 	uint32_t nenrolled;         /* active nodes only */
 	struct kh_map by_key, by_ipv4, by_ipv6; /* SipHash -> node index */
 	uint8_t hash_key[16];
+	/* Every tag a node has had since the relay started, each once; never shrinks. */
+	char (*tags)[KH_TAG_LEN];
+	uint32_t ntags, tags_cap;
+	struct kh_map by_tag; /* SipHash -> index into tags */
 
 	struct relay_session *sessions;
 	uint32_t *active;  /* dense list of sessions in use: timers never touch idle slots */
@@ -170,7 +186,8 @@ bool relay_node_by_key(const struct relay *r, const uint8_t key[32], uint32_t *i
 bool relay_node_by_addr(const struct relay *r, const struct kh_ipaddr *addr, uint32_t *idx);
 bool relay_policy_allows(const struct relay *r, const struct relay_node *a,
 			 const struct relay_node *b);
-void relay_node_to_peer(const struct relay_node *n, bool online, struct kh_ctrl_peer *peer);
+void relay_node_to_peer(const struct relay *r, const struct relay_node *n, bool online,
+			struct kh_ctrl_peer *peer);
 
 /* sessions.c */
 int relay_sessions_init(struct relay *r);

@@ -142,7 +142,7 @@ static void send_peer_list(struct relay *r, struct relay_session *s, uint32_t re
 		if (!n->active || i == s->node || !relay_policy_allows(r, self, n))
 			continue;
 		online = n->session != KH_NO_INDEX && r->sessions[n->session].online;
-		relay_node_to_peer(n, online, &peer);
+		relay_node_to_peer(r, n, online, &peer);
 		if (kh_ctrl_peers_add(&pw, &peer))
 			continue;
 		len = kh_ctrl_peers_finish(&pw, false);

@@ -437,7 +437,7 @@ void relay_presence_changed(struct relay *r, uint32_t node_idx)
 	/* Most relays have no follower: then a node coming or going costs nothing here. */
 	if (r->nfollowing == 0)
 		return;
-	relay_node_to_peer(changed, online, &peer);
+	relay_node_to_peer(r, changed, online, &peer);
 	kh_ctrl_peers_begin(&pw, msg, sizeof(msg), KH_CTRL_PRESENCE, 0);
 	if (!kh_ctrl_peers_add(&pw, &peer))
 		return;
