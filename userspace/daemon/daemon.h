@@ -60,6 +60,7 @@ struct daemon {
 	int resolve_fd; /* read end of the resolver's pipe, -1 when idle */
 	struct kh_rtnl rtnl, rtnl_events;
 	enum keyhole_dataplane dataplane;
+	char dataplane_note[160]; /* why auto mode fell back to TUN, for the log */
 	struct daemon_kmod kmod; /* kernel data plane only */
 	unsigned udp_gen;        /* counts new UDP sockets, for SET_PEER */
 	bool kmod_peer_sent;     /* what the kernel was last given by SET_PEER */

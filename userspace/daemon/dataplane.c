@@ -93,10 +93,9 @@ int daemon_dataplane_open(struct daemon *d, enum daemon_dp_mode mode, char *err,
 			}
 			return ret;
 		}
-		if (ret == -ENOENT)
-			kh_info("%s: no keyhole kernel module: using the TUN data plane", d->ifname);
-		else
-			kh_info("%s: no kernel data plane (%s): using TUN", d->ifname, err);
+		/* Said in the ready line: logged once the log has its place (not the caller's tty). */
+		snprintf(d->dataplane_note, sizeof(d->dataplane_note), "%s",
+			 ret == -ENOENT ? "no keyhole kernel module" : err);
 		err[0] = '\0';
 	}
 	return daemon_tun_open(d, err, err_len);

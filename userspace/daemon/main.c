@@ -323,8 +323,9 @@ int main(int argc, char *argv[])
 		if (!log_file)
 			kh_log_setup("keyholed", (enum kh_log_level)level, true);
 	}
-	kh_info("%s ready (%s data plane), control socket %s", d->ifname,
-		daemon_dataplane_name(d), d->sock_path);
+	kh_info("%s ready (%s data plane%s%s), control socket %s", d->ifname,
+		daemon_dataplane_name(d), d->dataplane_note[0] ? ": " : "", d->dataplane_note,
+		d->sock_path);
 	report_ready(ready_fd, 0);
 	ret = run(d);
 	daemon_session_disconnect(d, true);
