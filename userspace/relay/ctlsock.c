@@ -110,7 +110,7 @@ static struct json_object *nodes_reply(struct relay *r)
 		json_object_object_add(o, "public_key", json_object_new_string(pub));
 		json_object_object_add(o, "online", json_object_new_boolean(s && s->online));
 		if (s && s->online) {
-			relay_endpoint_str(&s->endpoint, ep, sizeof(ep));
+			relay_endpoint_str(&s->endpoint.sa, ep, sizeof(ep));
 			json_object_object_add(o, "endpoint", json_object_new_string(ep));
 		}
 		json_object_object_add(o, "last_handshake", json_object_new_int64(n->last_handshake));

@@ -73,6 +73,15 @@ struct relay_node {
 	uint64_t rx_packets, tx_packets;
 };
 
+/* Where a node's datagrams come from. The relay's sockets are IPv4 or IPv6,
+ * so this holds any source address; a sockaddr_storage would be 100 bytes
+ * more in every session. */
+union relay_endpoint {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 /* The one session of an online (or connecting) node: up to three key pairs.
  * Only current lives in the slot: a key pair is 368 bytes, most of it the
  * replay window, and an idle session has no previous or next one, so those two
@@ -85,7 +94,7 @@ struct relay_session {
 	struct kh_keypair *previous; /* still accepted for a while after a rekey, or NULL */
 	struct kh_keypair *next;     /* answered, waiting for the node's first message, or NULL */
 	uint64_t next_born_ns;
-	struct sockaddr_storage endpoint;
+	union relay_endpoint endpoint;
 	socklen_t endpoint_len;
 	int sock;                   /* which listening socket the node talks to */
 	uint64_t last_rx_ns;

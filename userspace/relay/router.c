@@ -26,7 +26,7 @@ void relay_send_to_session(struct relay *r, struct relay_session *s, uint8_t *bu
 		return;
 	n->tx_packets++;
 	n->tx_bytes += (uint64_t)len;
-	relay_udp_queue(r, s->sock, buf, (size_t)len, &s->endpoint, s->endpoint_len);
+	relay_udp_queue(r, s->sock, buf, (size_t)len, &s->endpoint.sa, s->endpoint_len);
 }
 
 void relay_send_control(struct relay *r, struct relay_session *s, const uint8_t *msg,
@@ -215,7 +215,7 @@ void relay_handle_transport(struct relay *r, int sock, const struct sockaddr_sto
 		memcpy(&s->endpoint, src, src_len);
 		s->endpoint_len = src_len;
 		s->sock = sock;
-		relay_endpoint_str(src, ep, sizeof(ep));
+		relay_endpoint_str((const struct sockaddr *)src, ep, sizeof(ep));
 		kh_info("node '%s' roamed to %s", r->nodes[s->node].rec.name, ep);
 	}
 	s->last_rx_ns = now;

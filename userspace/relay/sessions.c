@@ -185,7 +185,7 @@ void relay_session_confirm(struct relay *r, struct relay_session *s)
 		s->online = true;
 		r->nsessions_online++;
 		r->counters[RC_SESSIONS_UP]++;
-		relay_endpoint_str(&s->endpoint, ep, sizeof(ep));
+		relay_endpoint_str(&s->endpoint.sa, ep, sizeof(ep));
 		kh_info("node '%s' online from %s", n->rec.name, ep);
 		memset(&cfg, 0, sizeof(cfg));
 		memcpy(cfg.ipv4, n->rec.ipv4, 4);
@@ -250,7 +250,8 @@ static bool macs_ok(struct relay *r, int sock, const struct sockaddr_storage *sr
 	reply = relay_udp_txbuf(r);
 	kh_cookie_make_reply(&r->cookies, msg, len, kh_get_le32(msg + KH_INIT_SENDER_OFF), addr,
 			     addr_len, now, reply);
-	relay_udp_queue(r, sock, reply, KH_COOKIE_REPLY_LEN, src, src_len);
+	relay_udp_queue(r, sock, reply, KH_COOKIE_REPLY_LEN, (const struct sockaddr *)src,
+			src_len);
 	r->counters[RC_COOKIE_REPLIES]++;
 	return false;
 }
@@ -385,7 +386,7 @@ void relay_handle_initiation(struct relay *r, int sock, const struct sockaddr_st
 	s->sock = sock;
 	if (new_session)
 		s->last_rx_ns = now;
-	relay_udp_queue(r, sock, reply, KH_RESP_LEN, src, src_len);
+	relay_udp_queue(r, sock, reply, KH_RESP_LEN, (const struct sockaddr *)src, src_len);
 	r->counters[RC_HANDSHAKES]++;
 out:
 	noise_handshake_wipe(&hs);

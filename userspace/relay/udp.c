@@ -138,7 +138,7 @@ uint8_t *relay_udp_txbuf(struct relay *r)
 }
 
 void relay_udp_queue(struct relay *r, int sock, uint8_t *buf, size_t len,
-		     const struct sockaddr_storage *dst, socklen_t dst_len)
+		     const struct sockaddr *dst, socklen_t dst_len)
 {
 	struct tx_queue *q = &r->udp->q[sock];
 	unsigned i;
@@ -193,6 +193,12 @@ static void dispatch(struct relay *r, int sock, uint8_t *buf, size_t len,
 		     const struct sockaddr_storage *src, socklen_t src_len)
 {
 	r->counters[RC_RX_DATAGRAMS]++;
+	/* Sessions keep the source in a union relay_endpoint; an IPv4 or IPv6
+	 * socket never reports a longer one, but a source that does not fit is dropped. */
+	if (src_len > sizeof(union relay_endpoint)) {
+		r->counters[RC_DROP_MALFORMED]++;
+		return;
+	}
 	switch (kh_msg_type(buf, len)) {
 	case KH_MSG_INITIATION:
 		relay_handle_initiation(r, sock, src, src_len, buf, len);
@@ -241,17 +247,17 @@ void relay_udp_receive(struct relay *r, int sock)
 	}
 }
 
-void relay_endpoint_str(const struct sockaddr_storage *ss, char *out, size_t len)
+void relay_endpoint_str(const struct sockaddr *sa, char *out, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
 		snprintf(out, len, "%s:%u", addr, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
 			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr, sizeof(addr));

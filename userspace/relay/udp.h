@@ -24,9 +24,9 @@ void relay_udp_receive(struct relay *r, int sock);
 uint8_t *relay_udp_txbuf(struct relay *r);
 /* Queue buf[0..len) for dst on socket sock; buf must live until the flush. */
 void relay_udp_queue(struct relay *r, int sock, uint8_t *buf, size_t len,
-		     const struct sockaddr_storage *dst, socklen_t dst_len);
+		     const struct sockaddr *dst, socklen_t dst_len);
 void relay_udp_flush(struct relay *r);
 /* Human-readable endpoint, "192.0.2.1:51820" or "[2001:db8::1]:51820". */
-void relay_endpoint_str(const struct sockaddr_storage *ss, char *out, size_t len);
+void relay_endpoint_str(const struct sockaddr *sa, char *out, size_t len);
 
 #endif
