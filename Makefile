@@ -47,6 +47,7 @@ UNIT_SRC := $(wildcard selftests/unit/*.c)
 UNIT_EXTRA_SRC := tools/config.c
 BENCH_SRC := selftests/bench/proto-bench.c
 LOAD_SRC := selftests/bench/relay-load.c
+PROFILE_SRC := selftests/bench/relay-profile.c
 RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
 NLCHECK_SRC := selftests/nlcheck.c
 HOSTILE_SRC := selftests/hostile.c
@@ -59,12 +60,14 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_EXTRA_OBJ := $(UNIT_EXTRA_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 LOAD_OBJ := $(LOAD_SRC:%.c=$(BUILD)/%.o)
+PROFILE_OBJ := $(PROFILE_SRC:%.c=$(BUILD)/%.o)
 RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
 NLCHECK_OBJ := $(NLCHECK_SRC:%.c=$(BUILD)/%.o)
 HOSTILE_OBJ := $(HOSTILE_SRC:%.c=$(BUILD)/%.o)
 
 PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay $(BUILD)/keyholed
 TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/relay-load \
+	$(BUILD)/relay-profile \
 	$(BUILD)/nlcheck $(BUILD)/hostile
 
 .PHONY: all check check-build deps install clean demo vmcheck deps-vm
@@ -110,6 +113,11 @@ $(BUILD)/hostile: $(HOSTILE_OBJ) $(BUILD)/libkeyhole.a
 
 # The load generator drives the relay with the relay tests' protocol client.
 $(BUILD)/relay-load: $(LOAD_OBJ) $(BUILD)/selftests/relay/client.o $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A bounded forwarding run for a profiler wrapped around the relay (make bench-profile).
+$(BUILD)/relay-profile: $(PROFILE_OBJ) $(BUILD)/selftests/relay/client.o $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -167,7 +175,7 @@ install: all
 # (root): `make bench` takes about 6½ minutes and writes build/bench/results.md;
 # `make bench-smoke` (plain, keyhole, wireguard-go, a second each) fails if keyhole moves
 # no traffic. Documentation/bench.md says what is measured and how.
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke bench-profile
 bench:
 	$(Q)scripts/install-deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all
@@ -177,6 +185,13 @@ bench-smoke:
 	$(Q)scripts/install-deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)selftests/bench/bench.sh --smoke --build $(BUILD)
+
+# The relay's forwarding cost in instructions per packet, and the AEAD's share, counted by
+# callgrind over a few thousand packets (selftests/bench/relay-profile.sh; seconds).
+bench-profile:
+	$(Q)scripts/install-deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)selftests/bench/relay-profile.sh --build $(BUILD)
 
 # libFuzzer targets, one per parser, built with clang straight from the library
 # sources each one needs (libkeyhole.a comes from $(CC) without the fuzzer's
@@ -237,4 +252,4 @@ $(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c $$(FUZZ_LIB_$$*) $(wildcard userspac
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d) $(NLCHECK_OBJ:.o=.d) $(HOSTILE_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(PROFILE_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d) $(NLCHECK_OBJ:.o=.d) $(HOSTILE_OBJ:.o=.d)

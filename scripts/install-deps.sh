@@ -19,8 +19,9 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev"
 # and modprobe to index the kernel's modules, xz to unpack vmlinux for a direct (PVH) boot.
 VM_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils"
 # The benchmark: the peers (userspace WireGuard and its wg tool, OpenVPN 2.6, n2n), iperf3
-# for the traffic, openssl for OpenVPN's throwaway PKI.
-BENCH_PACKAGES="wireguard-go wireguard-tools openvpn n2n iperf3 openssl"
+# for the traffic, openssl for OpenVPN's throwaway PKI, valgrind for `make bench-profile`
+# (callgrind's instruction counts: perf has no counters in most VMs).
+BENCH_PACKAGES="wireguard-go wireguard-tools openvpn n2n iperf3 openssl valgrind"
 
 for opt in "$@"; do
 	case $opt in
