@@ -51,6 +51,7 @@ PROFILE_SRC := selftests/bench/relay-profile.c
 RELAYTEST_SRC := $(wildcard selftests/relay/*.c)
 NLCHECK_SRC := selftests/nlcheck.c
 HOSTILE_SRC := selftests/hostile.c
+KMODCHECK_SRC := selftests/kmodcheck.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 RELAY_OBJ := $(RELAY_SRC:%.c=$(BUILD)/%.o)
@@ -64,13 +65,14 @@ PROFILE_OBJ := $(PROFILE_SRC:%.c=$(BUILD)/%.o)
 RELAYTEST_OBJ := $(RELAYTEST_SRC:%.c=$(BUILD)/%.o)
 NLCHECK_OBJ := $(NLCHECK_SRC:%.c=$(BUILD)/%.o)
 HOSTILE_OBJ := $(HOSTILE_SRC:%.c=$(BUILD)/%.o)
+KMODCHECK_OBJ := $(KMODCHECK_SRC:%.c=$(BUILD)/%.o)
 
 PROGRAMS := $(BUILD)/keyhole $(BUILD)/keyhole-relay $(BUILD)/keyholed
 TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/relay-load \
 	$(BUILD)/relay-profile \
-	$(BUILD)/nlcheck $(BUILD)/hostile
+	$(BUILD)/nlcheck $(BUILD)/hostile $(BUILD)/kmodcheck
 
-.PHONY: all check check-build deps install clean demo vmcheck deps-vm
+.PHONY: all check check-build deps install clean demo vmcheck deps-vm module install-dkms
 all: $(PROGRAMS) $(TESTS)
 
 # Rebuilt from scratch so a source that moved out of the library leaves no stale member.
@@ -108,6 +110,11 @@ $(BUILD)/proto-bench: $(BENCH_OBJ) $(BUILD)/libkeyhole.a
 
 # The impostor of the network-namespace suite: junk, replays and floods at a relay.
 $(BUILD)/hostile: $(HOSTILE_OBJ) $(BUILD)/libkeyhole.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# keyhole.ko's netlink family and data path, driven from userspace (selftests/kmod.sh, in the VM).
+$(BUILD)/kmodcheck: $(KMODCHECK_OBJ) $(BUILD)/libkeyhole.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -163,6 +170,29 @@ vmcheck: deps-vm
 
 deps-vm:
 	$(Q)scripts/install-deps.sh --vm
+
+# keyhole.ko against the running kernel's headers, or else the newest Debian headers in
+# /usr/src (the VM's kernel), or KERNELDIR=. Kbuild builds in a copy under build/module/, so
+# the source tree stays clean. C=1 runs sparse over it too.
+KERNELDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+MODULE_SRC := Kbuild $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/keyhole.h
+MODULE_DIR = build/module/$(notdir $(abspath $(KERNELDIR)))
+module:
+	$(Q)test -n "$(KERNELDIR)" && test -d "$(KERNELDIR)" || \
+		{ echo "make module: no kernel headers; install linux-headers-amd64" \
+			"(scripts/install-deps.sh --vm) or set KERNELDIR=" >&2; exit 1; }
+	$(Q)mkdir -p $(MODULE_DIR) && cp --parents -u $(MODULE_SRC) $(MODULE_DIR)/
+	$(Q)$(MAKE) --no-print-directory -C $(KERNELDIR) M=$(abspath $(MODULE_DIR)) \
+		$(if $(filter 1,$(V)),V=1) modules
+	@echo "  MODULE $(MODULE_DIR)/keyhole.ko"
+
+# DKMS: the module's sources and dkms.conf in /usr/src/keyhole-VERSION; then
+# `dkms install keyhole/VERSION` builds it for each installed kernel.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+install-dkms:
+	install -d $(DESTDIR)/usr/src/keyhole-$(DKMS_VERSION)
+	cp --parents $(MODULE_SRC) dkms.conf $(DESTDIR)/usr/src/keyhole-$(DKMS_VERSION)/
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
@@ -252,4 +282,4 @@ $(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c $$(FUZZ_LIB_$$*) $(wildcard userspac
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(PROFILE_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d) $(NLCHECK_OBJ:.o=.d) $(HOSTILE_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(RELAY_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(LOAD_OBJ:.o=.d) $(PROFILE_OBJ:.o=.d) $(RELAYTEST_OBJ:.o=.d) $(NLCHECK_OBJ:.o=.d) $(HOSTILE_OBJ:.o=.d) $(KMODCHECK_OBJ:.o=.d)

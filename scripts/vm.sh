@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm.sh - run selftests/netns.sh inside Debian 12's own kernel, booted under qemu.
+# vm.sh - run keyhole.ko's tests and selftests/netns.sh inside Debian 12's own kernel, under qemu.
 #
 # Usage: scripts/vm.sh [BUILD_DIR]   (root, Debian 12; `make vmcheck` installs what it needs
 # with scripts/install-deps.sh --vm, builds, then runs this on build/default)
@@ -145,6 +145,17 @@ chmod 755 "$R/init"
 # Uncompressed: the emulated CPU would take seconds to inflate it.
 (cd "$R" && find . -print0 | cpio --null -o -H newc --quiet) >"$VM/initrd.cpio"
 
+# --- keyhole.ko for this kernel ------------------------------------------------------------------
+# Built against Debian's headers for the same ABI (linux-headers-amd64, from install-deps --vm).
+KMOD=""
+if [ -d "/usr/src/linux-headers-$KV" ]; then
+	make --no-print-directory module KERNELDIR="/usr/src/linux-headers-$KV" ||
+		die "keyhole.ko does not build against linux-headers-$KV"
+	KMOD=build/module/linux-headers-$KV/keyhole.ko
+else
+	say "no /usr/src/linux-headers-$KV: the guest runs without keyhole.ko (its tests fail)"
+fi
+
 # --- boot ---------------------------------------------------------------------------------------
 CONSOLE=$VM/console.log
 # run_vm KERNEL: boot it and copy the serial console to the terminal and to $CONSOLE, with
@@ -152,7 +163,7 @@ CONSOLE=$VM/console.log
 run_vm() {
 	local kernel=$1 line rc
 	local cmdline="console=ttyS0 panic=-1 oops=panic loglevel=4 khvm.repo=$REPO khvm.build=$BUILD"
-	cmdline+=" khvm.modules=${MODDIR#"$REPO"/} khvm.timeout=$SUITE_TIMEOUT"
+	cmdline+=" khvm.modules=${MODDIR#"$REPO"/} khvm.timeout=$SUITE_TIMEOUT khvm.module=$KMOD"
 	# -no-reboot with panic=-1 and oops=panic: any kernel panic or oops ends qemu at once.
 	# shellcheck disable=SC2054 # the commas are qemu's
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$VM_MEM" -smp "$VM_CPUS"
