@@ -149,6 +149,9 @@ expect_error "set: no such interface" "kh0: no such keyhole interface" \
 
 # keyholed's data plane: kernel insists on keyhole.ko and says so when it is not loaded.
 keyholed="$build/keyholed"
+expect_error "keyholed: KEYHOLE_DATAPLANE takes auto, kernel or tun" \
+	"keyholed: KEYHOLE_DATAPLANE='fast': expected auto, kernel or tun" \
+	env KEYHOLE_DATAPLANE=fast "$keyholed" --foreground khcli0
 expect_error "keyholed: --dataplane takes auto, kernel or tun" \
 	"keyholed: [-][-]dataplane 'fast': expected auto, kernel or tun" \
 	"$keyholed" --foreground --dataplane fast khcli0

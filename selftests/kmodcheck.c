@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/errqueue.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -539,10 +540,34 @@ static int far_socket(void)
 	return fd;
 }
 
-/* No keys: the stack hears "unreachable" at once, nothing leaves. */
+/* Who sent the ICMP error queued on fd, as text. */
+static void error_offender(int fd, char *text, size_t len)
+{
+	char control[256], data[64];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c;
+
+	snprintf(text, len, "none");
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+		struct sockaddr_in *from = (struct sockaddr_in *)SO_EE_OFFENDER(ee);
+
+		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR &&
+		    ee->ee_origin == SO_EE_ORIGIN_ICMP)
+			inet_ntop(AF_INET, &from->sin_addr, text, (socklen_t)len);
+	}
+}
+
+/* No keys: the stack hears "unreachable" at once, from the relay's overlay address, and
+ * nothing leaves. */
 static void check_no_keys(struct rig *r, const char *when)
 {
 	uint8_t buf[2048];
+	char offender[INET6_ADDRSTRLEN];
 	int fd = far_socket();
 	ssize_t n;
 
@@ -550,6 +575,9 @@ static void check_no_keys(struct rig *r, const char *when)
 	n = recv_within(fd, buf, sizeof(buf), 1000);
 	check(n < 0 && errno == EHOSTUNREACH, "%s: a send is answered with host unreachable (%s)",
 	      when, n < 0 ? strerror(errno) : "a reply");
+	error_offender(fd, offender, sizeof(offender));
+	check(strcmp(offender, "100.64.0.1") == 0, "%s: the error comes from 100.64.0.1 (%s)", when,
+	      offender);
 	close(fd);
 	n = recv_within(r->relay_fd, buf, sizeof(buf), 200);
 	check(n < 0, "%s: nothing reached the relay", when);
@@ -719,6 +747,38 @@ static void check_rotation(struct rig *r)
 	check(n == (ssize_t)msg_len, "after DEL_KEYS the relay's messages go to the daemon's socket");
 }
 
+/* keyholed's netlink socket closing (exit, SIGKILL) takes the keys and the socket with it. */
+static void check_owner_gone(struct rig *r)
+{
+	uint8_t ka[32], kb[32];
+	struct genl owner;
+	int ret, i;
+
+	memset(ka, 0xe3, sizeof(ka));
+	memset(kb, 0xf4, sizeof(kb));
+	if (!genl_open(&owner)) {
+		check(false, "a genl socket for the owner test");
+		return;
+	}
+	ret = set_peer(&owner, r->ifindex, r->node_fd, NULL, 0);
+	if (!ret)
+		ret = new_keys(&owner, r->ifindex, 0x55, 0x66, ka, kb, sizeof(ka));
+	if (!ret)
+		ret = simple_cmd(&owner, r->ifindex, KEYHOLE_CMD_SWAP_KEYS);
+	get_device(&r->g, r->ifindex);
+	check(ret == 0 && r->g.key_slots == 1, "another socket hands over the UDP socket and keys");
+	mnl_socket_close(owner.nl);
+	for (i = 0; i < 100; i++) {
+		get_device(&r->g, r->ifindex);
+		if (r->g.key_slots == 0)
+			break;
+		usleep(10000);
+	}
+	check(r->g.key_slots == 0, "when that socket closes the keys go at once (%d ms)", i * 10);
+	ret = send_ctrl(&r->g, r->ifindex, "", 0);
+	check(ret == -ENOKEY, "and nothing is sent any more: %s", strerror(-ret));
+}
+
 int main(int argc, char **argv)
 {
 	struct rig r;
@@ -771,6 +831,7 @@ int main(int argc, char **argv)
 	check_control(&r);
 	check_rotation(&r);
 	check_no_keys(&r, "after DEL_KEYS");
+	check_owner_gone(&r);
 out:
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -24,11 +24,14 @@ RELAY_TIMERS="--keepalive 2 --dead-peer-timeout 6"
 # now_ms, wait_until
 . "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 
-# in_ns NS CMD...: run CMD in namespace NS with that namespace's keyhole run dir.
+# in_ns NS CMD...: run CMD in namespace NS with that namespace's keyhole run dir, and the
+# data plane its keyholed should use: $KH_DATAPLANE (auto when unset), or for the client
+# $KH_DATAPLANE_CLIENT when set (a mixed setup: the device in kernel mode, the client on TUN).
 in_ns() {
-	local ns=$1
+	local ns=$1 dp=${KH_DATAPLANE:-auto}
 	shift
-	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$KH_TMP/run-$ns" "$@"
+	[ "$ns" = kh-cli ] && [ -n "${KH_DATAPLANE_CLIENT:-}" ] && dp=$KH_DATAPLANE_CLIENT
+	ip netns exec "$ns" env KEYHOLE_RUN_DIR="$KH_TMP/run-$ns" KEYHOLE_DATAPLANE="$dp" "$@"
 }
 
 # veth NS_A IF_A NS_B IF_B: a cable between two namespaces.

@@ -104,6 +104,13 @@ check "client session up" wait_until 5000 session_up kh-cli
 capture_stop
 check "the capture holds the nodes' handshakes" \
 	test "$(capture_count "$KH_TMP/handshakes.pcap" udp dst port $RELAY_PORT)" -ge 2
+# dataplane NS: what the node's keyholed says it uses.
+dataplane() { in_ns "$1" "$KEYHOLE" show kh0 --json 2>/dev/null | jq -r .dataplane; }
+if [ "${KH_DATAPLANE:-auto}" != auto ]; then
+	check "the device uses the $KH_DATAPLANE data plane" test "$(dataplane kh-dev)" = "$KH_DATAPLANE"
+	check "the client uses the ${KH_DATAPLANE_CLIENT:-$KH_DATAPLANE} data plane" \
+		test "$(dataplane kh-cli)" = "${KH_DATAPLANE_CLIENT:-$KH_DATAPLANE}"
+fi
 DEV4=$(overlay kh-dev 4)
 DEV6=$(overlay kh-dev 6)
 CLI4=$(overlay kh-cli 4)
@@ -148,8 +155,11 @@ PEERS=$(in_ns kh-cli "$KEYHOLE" peers kh0 --json)
 check "peers --json lists the device online with its addresses" \
 	test "$(echo "$PEERS" | jq -r '.[] | select(.name == "device") | "\(.online) \(.ipv4) \(.ipv6)"')" = \
 	"true $DEV4 $DEV6"
-check "keyhole show names the tun data plane" \
-	test "$(in_ns kh-cli "$KEYHOLE" show kh0 --json | jq -r .dataplane)" = tun
+# auto means TUN here: the host's kernel has no keyhole.ko.
+CLI_DP=${KH_DATAPLANE_CLIENT:-${KH_DATAPLANE:-auto}}
+[ "$CLI_DP" = auto ] && CLI_DP=tun
+check "keyhole show names the $CLI_DP data plane" \
+	test "$(in_ns kh-cli "$KEYHOLE" show kh0 --json | jq -r .dataplane)" = "$CLI_DP"
 
 # --- link down/up (the daemon follows ip link) ---------------------------------------------
 scenario "link set down sends goodbye; up reconnects"

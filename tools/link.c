@@ -83,7 +83,10 @@ int link_add(const char *ifname)
 	int status;
 
 	if (kh_rtnl_open(&r, 0) == 0) {
-		if (kh_rtnl_link_get(&r, ifname, &info, err, sizeof(err)) == 0) {
+		/* A keyhole.ko link (from `ip link add ... type keyhole`, or left by a killed
+		 * keyholed) is keyholed's to adopt; any other interface is someone else's. */
+		if (kh_rtnl_link_get(&r, ifname, &info, err, sizeof(err)) == 0 &&
+		    strcmp(info.kind, "keyhole") != 0) {
 			kh_rtnl_close(&r);
 			fprintf(stderr, "%s: %s: an interface with that name exists\n", prog, ifname);
 			return 1;

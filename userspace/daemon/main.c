@@ -265,6 +265,12 @@ int main(int argc, char *argv[])
 
 	if (sodium_init() < 0)
 		return 1;
+	/* The environment sets the default, for links `keyhole link add` starts. */
+	if (getenv("KEYHOLE_DATAPLANE") && parse_dataplane(getenv("KEYHOLE_DATAPLANE"), &mode)) {
+		fprintf(stderr, "keyholed: KEYHOLE_DATAPLANE='%s': expected auto, kernel or tun\n",
+			getenv("KEYHOLE_DATAPLANE"));
+		return 1;
+	}
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
 			foreground = true;
