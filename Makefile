@@ -72,7 +72,7 @@ TESTS := $(BUILD)/unit-tests $(BUILD)/proto-bench $(BUILD)/relay-test $(BUILD)/r
 	$(BUILD)/relay-profile \
 	$(BUILD)/nlcheck $(BUILD)/hostile $(BUILD)/kmodcheck
 
-.PHONY: all check check-build deps install clean demo vmcheck deps-vm module install-dkms
+.PHONY: all check check-build deps install clean demo vmcheck deps-vm module module-check install-dkms
 all: $(PROGRAMS) $(TESTS)
 
 # Rebuilt from scratch so a source that moved out of the library leaves no stale member.
@@ -186,6 +186,15 @@ module:
 	$(Q)$(MAKE) --no-print-directory -C $(KERNELDIR) M=$(abspath $(MODULE_DIR)) \
 		$(if $(filter 1,$(V)),V=1) modules
 	@echo "  MODULE $(MODULE_DIR)/keyhole.ko"
+
+# keyhole.ko's static checks: sparse over every file (C=2) and the kernel's checkpatch.pl
+# --strict (scripts/checkpatch.sh); any finding fails.
+module-check:
+	$(Q)out=$$($(MAKE) --no-print-directory module C=2 2>&1) || { echo "$$out"; exit 1; }; \
+	if echo "$$out" | grep -E ': (warning|error):'; then \
+		echo "make module-check: sparse has findings" >&2; exit 1; fi
+	$(Q)scripts/checkpatch.sh
+	@echo "  CHECK  keyhole.ko: sparse and checkpatch --strict clean"
 
 # DKMS: the module's sources and dkms.conf in /usr/src/keyhole-VERSION; then
 # `dkms install keyhole/VERSION` builds it for each installed kernel.

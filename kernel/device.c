@@ -108,7 +108,8 @@ static void keyhole_setup(struct net_device *dev)
 	dev->flags = IFF_POINTOPOINT | IFF_NOARP;
 	dev->priv_flags |= IFF_NO_QUEUE;
 	/* The data path takes no device lock; the socket and keys are per device, so the
-	 * device stays in the namespace it was made in. */
+	 * device stays in the namespace it was made in.
+	 */
 	dev->features |= NETIF_F_LLTX | NETIF_F_NETNS_LOCAL;
 	dev->hard_header_len = 0;
 	dev->addr_len = 0;

@@ -39,8 +39,8 @@ static bool is_icmp4_error(struct sk_buff *skb, const struct iphdr *iph)
 static struct sk_buff *icmp4_error(const struct keyhole_peer *peer, struct sk_buff *skb)
 {
 	const struct iphdr *in = ip_hdr(skb);
-	unsigned int quoted = min_t(unsigned int, skb->len,
-				    ICMP4_ERROR_MAX - sizeof(struct iphdr) - sizeof(struct icmphdr));
+	unsigned int room = ICMP4_ERROR_MAX - sizeof(struct iphdr) - sizeof(struct icmphdr);
+	unsigned int quoted = min_t(unsigned int, skb->len, room);
 	struct sk_buff *nskb;
 	struct icmphdr *icmph;
 	struct iphdr *iph;
@@ -80,8 +80,8 @@ static struct sk_buff *icmp4_error(const struct keyhole_peer *peer, struct sk_bu
 static struct sk_buff *icmp6_error(const struct keyhole_peer *peer, struct sk_buff *skb)
 {
 	const struct ipv6hdr *in = ipv6_hdr(skb);
-	unsigned int quoted = min_t(unsigned int, skb->len,
-				    ICMP6_ERROR_MAX - sizeof(struct ipv6hdr) - sizeof(struct icmp6hdr));
+	unsigned int room = ICMP6_ERROR_MAX - sizeof(struct ipv6hdr) - sizeof(struct icmp6hdr);
+	unsigned int quoted = min_t(unsigned int, skb->len, room);
 	unsigned int len = sizeof(struct icmp6hdr) + quoted;
 	struct icmp6hdr *icmp6;
 	struct ipv6hdr *ip6h;

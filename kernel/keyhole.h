@@ -88,7 +88,8 @@ struct keyhole_dev {
 	struct keyhole_keypair __rcu *previous; /* receive, until the next swap */
 	struct gro_cells gro_cells;
 	/* The netlink port (keyholed's genl socket) that handed over the UDP socket: when it
-	 * closes (the daemon exited or was killed) the keys and the socket go with it. */
+	 * closes (the daemon exited or was killed) the keys and the socket go with it.
+	 */
 	u32 owner_portid;
 	struct work_struct owner_gone;
 	atomic64_t rx_dropped;

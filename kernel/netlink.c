@@ -306,7 +306,8 @@ static int keyhole_nl_do(struct sk_buff *skb, struct genl_info *info)
 }
 
 /* Every command needs CAP_NET_ADMIN in the device's namespace: the counters are no one
- * else's business and the rest changes the tunnel. */
+ * else's business and the rest changes the tunnel.
+ */
 static const struct genl_small_ops keyhole_genl_ops[] = {
 	{ .cmd = KEYHOLE_CMD_GET_DEVICE, .doit = keyhole_nl_get_device,
 	  .flags = GENL_UNS_ADMIN_PERM },
@@ -357,7 +358,8 @@ drop:
 }
 
 /* The owner's netlink socket closed: no daemon drives the device any more, so it must not
- * go on carrying traffic under keys no one will rotate. A new keyholed adopts the link. */
+ * go on carrying traffic under keys no one will rotate. A new keyholed adopts the link.
+ */
 void keyhole_owner_gone(struct work_struct *work)
 {
 	struct keyhole_dev *kd = container_of(work, struct keyhole_dev, owner_gone);

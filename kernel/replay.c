@@ -8,7 +8,8 @@ void keyhole_replay_init(struct keyhole_replay *r)
 }
 
 /* Accept counter once (true), or refuse it as replayed, too old or past limit (false).
- * Call only for messages that authenticated, with the keypair's replay_lock held. */
+ * Call only for messages that authenticated, with the keypair's replay_lock held.
+ */
 bool keyhole_replay_check(struct keyhole_replay *r, u64 counter, u64 limit)
 {
 	u64 index, current_word, diff, i, bit;

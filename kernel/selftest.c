@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* selftest.c - load-time checks (keyhole.selftest=1): the replay window's edges and the
- * transport AEAD against a message libsodium sealed, as the TUN data plane does. */
+ * transport AEAD against a message libsodium sealed, as the TUN data plane does.
+ */
 #include <crypto/chacha20poly1305.h>
 #include <linux/slab.h>
 
@@ -47,8 +48,8 @@ static bool replay_selftest(void)
 	for (i = 0; i < ARRAY_SIZE(replay_steps); i++) {
 		if (keyhole_replay_check(r, replay_steps[i].counter, KH_REJECT_AFTER_MESSAGES) !=
 		    replay_steps[i].accept) {
-			pr_err("keyhole: self-test: replay step %u (counter %llu) should be %s\n", i,
-			       replay_steps[i].counter,
+			pr_err("keyhole: self-test: replay step %u (counter %llu) should be %s\n",
+			       i, replay_steps[i].counter,
 			       replay_steps[i].accept ? "accepted" : "refused");
 			ok = false;
 		}
@@ -58,13 +59,15 @@ static bool replay_selftest(void)
 }
 
 /* libsodium's crypto_aead_chacha20poly1305_ietf_encrypt, key 0x80..0x9f, counter
- * 0x0102030405060708 (nonce: four zero bytes, then the counter little-endian, no AD). */
+ * 0x0102030405060708 (nonce: four zero bytes, then the counter little-endian, no AD).
+ */
 static const u8 vector_plain[] = "keyhole transport vector";
 static const u8 vector_sealed[] = {
 	0x9f, 0xd4, 0x97, 0xd3, 0x3f, 0xb6, 0x3e, 0xfd, 0x57, 0xc3, 0x10, 0xe5, 0x7d, 0x07,
 	0x0a, 0xad, 0x87, 0x53, 0x22, 0x8e, 0x51, 0x5e, 0xfc, 0xdc, 0xa7, 0xb8, 0x88, 0x0d,
 	0xb2, 0x32, 0x8e, 0x27, 0xb6, 0x04, 0x59, 0xb3, 0x3a, 0xd1, 0xb4, 0x8b,
 };
+
 #define VECTOR_COUNTER 0x0102030405060708ULL
 
 static bool aead_selftest(void)

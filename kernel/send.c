@@ -102,7 +102,8 @@ static int make_writable(struct sk_buff *skb, struct net_device *dev)
 }
 
 /* Seal skb's data (an IP packet or a control payload) and send it; rcu_read_lock_bh held.
- * Consumes skb whatever happens. */
+ * Consumes skb whatever happens.
+ */
 int keyhole_send(struct keyhole_dev *kd, struct sk_buff *skb)
 {
 	struct keyhole_keypair *kp = rcu_dereference_bh(kd->primary);
@@ -155,7 +156,8 @@ drop:
 static bool is_ip(struct sk_buff *skb)
 {
 	if (skb->protocol == htons(ETH_P_IP))
-		return pskb_network_may_pull(skb, sizeof(struct iphdr)) && ip_hdr(skb)->version == 4;
+		return pskb_network_may_pull(skb, sizeof(struct iphdr)) &&
+		       ip_hdr(skb)->version == 4;
 	if (skb->protocol == htons(ETH_P_IPV6))
 		return pskb_network_may_pull(skb, sizeof(struct ipv6hdr)) &&
 		       ipv6_hdr(skb)->version == 6;

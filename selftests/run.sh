@@ -64,9 +64,12 @@ for variant in default san; do
 	run_suite "relay ($variant)" "build/$variant/relay-test" "build/$variant"
 	run_suite "netns ($variant)" timeout --kill-after=20 600 selftests/netns.sh "build/$variant"
 done
-# The same netns suite inside Debian's own kernel under qemu (after the host suites, never
-# beside them: they share the two cores).
-run_suite "vm: netns.sh in Debian's kernel" scripts/vm.sh build/default
+# keyhole.ko's static checks: sparse and the kernel's checkpatch.pl.
+run_check "kernel: sparse and checkpatch --strict over keyhole.ko" \
+	make --no-print-directory module-check
+# Inside Debian's own kernel under qemu: keyhole.ko's tests, then the netns suite on TUN, in
+# kernel mode and mixed (after the host suites, never beside them: they share the two cores).
+run_suite "vm: keyhole.ko and the netns suite in Debian's kernel" scripts/vm.sh build/default
 # The relay load generator, briefly, so the benchmark cannot rot.
 run_check "relay-load smoke" build/default/relay-load build/default/keyhole-relay --quick
 # And the benchmark itself, shortly (plain routing, keyhole, wireguard-go): it fails if keyhole
