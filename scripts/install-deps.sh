@@ -18,8 +18,8 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev"
 # The VM: qemu, a static busybox for the guest's initramfs, cpio to pack it, kmod's depmod
 # and modprobe to index the kernel's modules, xz to unpack vmlinux for a direct (PVH) boot.
 # keyhole.ko: the headers of the kernel linux-image-amd64 points at (the VM boots that one),
-# make and gcc to build against them, sparse for `make module C=1`.
-VM_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils linux-headers-amd64 sparse"
+# make and gcc to build against them, sparse for `make module C=1`, dkms for the DKMS check.
+VM_PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils linux-headers-amd64 sparse dkms"
 # The benchmark: the peers (userspace WireGuard and its wg tool, OpenVPN 2.6, n2n), iperf3
 # for the traffic, openssl for OpenVPN's throwaway PKI, valgrind for `make bench-profile`
 # (callgrind's instruction counts: perf has no counters in most VMs).

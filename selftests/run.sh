@@ -67,6 +67,7 @@ done
 # keyhole.ko's static checks: sparse and the kernel's checkpatch.pl.
 run_check "kernel: sparse and checkpatch --strict over keyhole.ko" \
 	make --no-print-directory module-check
+run_check "kernel: DKMS builds keyhole.ko" scripts/dkms-check.sh
 # Inside Debian's own kernel under qemu: keyhole.ko's tests, then the netns suite on TUN, in
 # kernel mode and mixed (after the host suites, never beside them: they share the two cores).
 run_suite "vm: keyhole.ko and the netns suite in Debian's kernel" scripts/vm.sh build/default
