@@ -14,6 +14,7 @@ extern const struct test_case cookie_tests[];
 extern const struct test_case registry_tests[];
 extern const struct test_case ippacket_tests[];
 extern const struct test_case gso_tests[];
+extern const struct test_case gro_tests[];
 extern const struct test_case attr_tests[];
 extern const struct test_case control_tests[];
 extern const struct test_case ratelimit_tests[];
@@ -35,6 +36,7 @@ static const struct {
 	{ "keyfile", keyfile_tests },
 	{ "ippacket", ippacket_tests },
 	{ "gso", gso_tests },
+	{ "gro", gro_tests },
 	{ "registry", registry_tests },
 	{ "attr", attr_tests },
 	{ "control", control_tests },

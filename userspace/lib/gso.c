@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "csum.h"
 #include "gso.h"
 
 #define IPV4_MIN_HDR 20
@@ -36,49 +37,6 @@ static void put_be32(uint8_t *p, uint32_t v)
 	put_be16(p + 2, (uint16_t)v);
 }
 
-/*
- * The one's-complement sum (RFC 1071) in host byte order, 32 bits at a time into 64
- * (the end-around carry makes that the same sum, and byte order only swaps the
- * result's bytes: RFC 1071 section 2). An odd byte may only come in the last piece.
- */
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint8_t tail[2] = { 0, 0 };
-	uint32_t w;
-	uint16_t h;
-
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
-		sum += w;
-	}
-	if (len >= 2) {
-		memcpy(&h, p, 2);
-		sum += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		tail[0] = p[0];
-		memcpy(&h, tail, 2);
-		sum += h;
-	}
-	return sum;
-}
-
-/* Fold, complement and store where the sum was taken (host order: no swap). A
- * zero result is sent as 0xffff, as the kernel does, since 0 means none in UDP. */
-static void csum_store(uint8_t *field, uint64_t sum)
-{
-	uint16_t c;
-
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	c = (uint16_t)~sum;
-	if (!c)
-		c = 0xffff;
-	memcpy(field, &c, 2);
-}
-
 /* The partial checksum of VIRTIO_NET_HDR_F_NEEDS_CSUM: the field holds the
  * pseudo-header's sum already; sum from csum_start to the end and store it. */
 static int complete_csum(const struct virtio_net_hdr *vnet, uint8_t *pkt, size_t len)
@@ -87,7 +45,7 @@ static int complete_csum(const struct virtio_net_hdr *vnet, uint8_t *pkt, size_t
 
 	if (start >= len || field + 2 > len)
 		return -EINVAL;
-	csum_store(pkt + field, csum_add(0, pkt + start, len - start));
+	kh_csum_store(pkt + field, kh_csum_add(0, pkt + start, len - start));
 	return 0;
 }
 
@@ -185,15 +143,15 @@ static void fix_ip(const struct kh_gso *g, uint8_t *seg, size_t seg_len)
 	put_be16(seg + 2, (uint16_t)seg_len);
 	put_be16(seg + 4, (uint16_t)(get_be16(g->pkt + 4) + g->index));
 	memset(seg + 10, 0, 2);
-	sum = csum_add(0, seg, g->l4_off);
-	csum_store(seg + 10, sum);
+	sum = kh_csum_add(0, seg, g->l4_off);
+	kh_csum_store(seg + 10, sum);
 }
 
 /* Sequence number, flags (CWR on the first only, FIN and PSH on the last only) and
- * the full checksum, pseudo-header included (RFC 9293 3.1, RFC 8200 8.1). */
+ * the full checksum, pseudo-header included. */
 static void fix_tcp(const struct kh_gso *g, uint8_t *seg, size_t seg_len, bool last)
 {
-	uint8_t *tcp = seg + g->l4_off, pseudo[4];
+	uint8_t *tcp = seg + g->l4_off;
 	size_t tcp_len = seg_len - g->l4_off;
 	uint64_t sum;
 
@@ -203,16 +161,8 @@ static void fix_tcp(const struct kh_gso *g, uint8_t *seg, size_t seg_len, bool l
 	if (!last)
 		tcp[TCP_FLAGS_OFF] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 	memset(tcp + TCP_CSUM_OFF, 0, 2);
-	/* Addresses, then the protocol and the TCP length: the same sum in both layouts. */
-	if (g->version == 4)
-		sum = csum_add(0, seg + 12, 8);
-	else
-		sum = csum_add(0, seg + 8, 32);
-	pseudo[0] = 0;
-	pseudo[1] = PROTO_TCP;
-	put_be16(pseudo + 2, (uint16_t)tcp_len);
-	sum = csum_add(sum, pseudo, sizeof(pseudo));
-	csum_store(tcp + TCP_CSUM_OFF, csum_add(sum, tcp, tcp_len));
+	sum = kh_csum_pseudo(seg, PROTO_TCP, tcp_len);
+	kh_csum_store(tcp + TCP_CSUM_OFF, kh_csum_add(sum, tcp, tcp_len));
 }
 
 int kh_gso_next(struct kh_gso *g, uint8_t *out, size_t cap)
