@@ -84,6 +84,7 @@ struct daemon {
 	struct sockaddr_storage relay_addr;
 	socklen_t relay_addr_len;
 	bool relay_resolved;
+	bool udp_gso_off; /* the kernel refused UDP_SEGMENT once: never again */
 	unsigned attempts;
 	uint64_t next_attempt_ns;
 	uint64_t last_rx_ns, last_tx_ns;
