@@ -130,7 +130,10 @@ void daemon_dataplane_counters(struct daemon *d, struct kh_device *dev);
 /* tun.c */
 int daemon_tun_open(struct daemon *d, char *err, size_t err_len);
 void daemon_tun_receive(struct daemon *d);
-void daemon_tun_write(struct daemon *d, const uint8_t *pkt, size_t len);
+/* An opened packet for the TUN device: it may be held, where it is, to be coalesced
+ * with the next ones until daemon_tun_flush, due before its buffer is reused. */
+void daemon_tun_write(struct daemon *d, uint8_t *pkt, size_t len);
+void daemon_tun_flush(struct daemon *d);
 
 /* udp.c */
 int daemon_udp_prepare(struct daemon *d, int family);

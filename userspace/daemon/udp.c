@@ -193,6 +193,8 @@ void daemon_udp_receive(struct daemon *d)
 				break;
 			}
 		}
+		/* What was coalesced points into bufs: out before the next recvmmsg. */
+		daemon_tun_flush(d);
 		if (n < KH_BATCH)
 			return;
 	}
