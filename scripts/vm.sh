@@ -18,7 +18,7 @@
 #
 # Environment: KV= kernel ABI (default: what linux-image-amd64 depends on),
 # VM_TIMEOUT= seconds for the whole VM, SUITE_TIMEOUT= seconds for the suite inside it,
-# VM_MEM= guest memory, VM_CPUS= guest CPUs.
+# VM_MEM= guest memory, VM_CPUS= guest CPUs, VM_SUITE= the script the guest runs.
 set -euo pipefail
 shopt -s extglob
 cd "$(dirname "$0")/.."
@@ -35,6 +35,9 @@ SUITE_TIMEOUT=${SUITE_TIMEOUT:-1200}
 VM_TIMEOUT=${VM_TIMEOUT:-$((SUITE_TIMEOUT + 120))}
 VM_MEM=${VM_MEM:-2G}
 VM_CPUS=${VM_CPUS:-2}
+# What the guest runs (a script of the repository, given BUILD and keyhole.ko's path):
+# the tests, or selftests/bench/vm-bench.sh for `make vmbench`.
+VM_SUITE=${VM_SUITE:-selftests/vm-suite.sh}
 
 T_START=$EPOCHREALTIME
 say() { echo "  VM     $*"; }
@@ -164,6 +167,7 @@ run_vm() {
 	local kernel=$1 line rc
 	local cmdline="console=ttyS0 panic=-1 oops=panic loglevel=4 khvm.repo=$REPO khvm.build=$BUILD"
 	cmdline+=" khvm.modules=${MODDIR#"$REPO"/} khvm.timeout=$SUITE_TIMEOUT khvm.module=$KMOD"
+	cmdline+=" khvm.suite=$VM_SUITE"
 	# Debian's kernel has no KASAN: SLUB's red zones, poisoning and free checks on the caches
 	# keyhole.ko allocates its keypairs and relay state from are the next best thing.
 	cmdline+=" slub_debug=FZP,kmalloc-64,kmalloc-96,kmalloc-128,kmalloc-256,kmalloc-512"

@@ -94,5 +94,32 @@ for round in 1 2 3 4 5; do
 done
 refuse "no keyhole link kind without the module" ip -n "$NS" link add khk2 type keyhole
 
+# Unload under a link that holds a live socket and keys: the socket must come back to its
+# owner as an ordinary one (kmodcheck --hold checks that a message reaches userspace after).
+insmod "$MOD" && ip -n "$NS" link add khk3 type keyhole && ip -n "$NS" link set khk3 up &&
+	ip -n "$NS" addr add 100.64.0.5/10 dev khk3 || bad "a link for the held socket"
+FIFO=$(mktemp -u /tmp/keyhole-kmod.XXXXXX)
+mkfifo -m 600 "$FIFO"
+HOLD_OUT=$(mktemp /tmp/keyhole-kmod-out.XXXXXX)
+ip netns exec "$NS" timeout 60 "$BUILD/kmodcheck" --hold khk3 <"$FIFO" >"$HOLD_OUT" 2>&1 &
+HOLD_PID=$!
+exec 9>"$FIFO"
+for _ in $(seq 1 100); do grep -q holding "$HOLD_OUT" && break; sleep 0.1; done
+if grep -q holding "$HOLD_OUT" && rmmod keyhole; then
+	echo go >&9
+	exec 9>&-
+	if wait "$HOLD_PID" && grep -q released "$HOLD_OUT"; then
+		ok "unloaded under a live socket and keys: the socket is an ordinary one again"
+	else
+		bad "unloaded under a live socket and keys: $(tr '\n' ' ' <"$HOLD_OUT")"
+	fi
+else
+	exec 9>&-
+	bad "a held socket and keys, then rmmod: $(tr '\n' ' ' <"$HOLD_OUT")"
+	kill "$HOLD_PID" 2>/dev/null
+	wait "$HOLD_PID" 2>/dev/null
+fi
+rm -f "$FIFO" "$HOLD_OUT"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

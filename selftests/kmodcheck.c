@@ -779,23 +779,67 @@ static void check_owner_gone(struct rig *r)
 	check(ret == -ENOKEY, "and nothing is sent any more: %s", strerror(-ret));
 }
 
+/*
+ * --hold: hand the module a socket and keys, say "holding", and wait for a line on stdin
+ * (meanwhile kmod.sh unloads the module under it). Then the socket must be an ordinary one
+ * again: a transport message sent to it arrives in userspace. Exit 0 when it does.
+ */
+static int hold(struct rig *r)
+{
+	uint8_t ka[32], kb[32], msg[64], in[64];
+	char line[16];
+	ssize_t n;
+	int ret;
+
+	memset(ka, 0x17, sizeof(ka));
+	memset(kb, 0x28, sizeof(kb));
+	r->node_fd = udp_socket(AF_INET, "127.0.0.1", 0, &r->node_addr);
+	r->relay_fd = udp_socket(AF_INET, "127.0.0.1", 0, &r->relay_addr);
+	ret = set_peer(&r->g, r->ifindex, r->node_fd, &r->relay_addr, sizeof(struct sockaddr_in));
+	if (!ret)
+		ret = new_keys(&r->g, r->ifindex, 0x77, 0x88, ka, kb, sizeof(ka));
+	if (!ret)
+		ret = simple_cmd(&r->g, r->ifindex, KEYHOLE_CMD_SWAP_KEYS);
+	if (!ret)
+		ret = send_ctrl(&r->g, r->ifindex, "", 0);
+	if (ret) {
+		fprintf(stderr, "kmodcheck: --hold: %s\n", strerror(-ret));
+		return 1;
+	}
+	printf("holding\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	memset(msg, 0, sizeof(msg));
+	kh_put_header(msg, KH_MSG_TRANSPORT);
+	kh_put_le32(msg + KH_DATA_RECEIVER_OFF, 0x77);
+	sendto(r->relay_fd, msg, sizeof(msg), 0, (struct sockaddr *)&r->node_addr,
+	       sizeof(struct sockaddr_in));
+	n = recv_within(r->node_fd, in, sizeof(in), 2000);
+	printf("%s\n", n == (ssize_t)sizeof(msg) ? "released" : "lost");
+	return n == (ssize_t)sizeof(msg) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct rig r;
 	uint8_t ka[32], kb[32];
 	unsigned int group;
+	bool holding = argc == 3 && !strcmp(argv[1], "--hold");
 	int ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: kmodcheck IFNAME\n");
+	if (argc != 2 && !holding) {
+		fprintf(stderr, "usage: kmodcheck [--hold] IFNAME\n");
 		return 2;
 	}
 	memset(&r, 0, sizeof(r));
-	r.ifindex = if_nametoindex(argv[1]);
+	r.ifindex = if_nametoindex(argv[argc - 1]);
 	if (!r.ifindex) {
-		fprintf(stderr, "kmodcheck: no interface %s\n", argv[1]);
+		fprintf(stderr, "kmodcheck: no interface %s\n", argv[argc - 1]);
 		return 2;
 	}
+	if (holding)
+		return genl_open(&r.g) ? hold(&r) : 1;
 	check(genl_open(&r.g) && r.g.ctrl_group, "the genl controller knows \"keyhole\" and its \"ctrl\" group");
 	if (!r.g.family)
 		goto out;
