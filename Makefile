@@ -251,7 +251,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs libsodium libmnl sqlite3 2>/dev/null)
 FUZZ_NAMES := $(patsubst selftests/fuzz/fuzz_%.c,%,$(wildcard selftests/fuzz/fuzz_*.c))
 FUZZ_LIB_ippacket := userspace/lib/ippacket.c
-FUZZ_LIB_gso := userspace/lib/gso.c
+FUZZ_LIB_gso := userspace/lib/gso.c userspace/lib/csum.c
+FUZZ_LIB_gro := userspace/lib/gro.c userspace/lib/gso.c userspace/lib/csum.c
 FUZZ_LIB_control := userspace/lib/control.c userspace/lib/attr.c
 FUZZ_LIB_relay_datagram := $(addprefix userspace/lib/,cookie.c handshake.c key.c noise.c \
 	replay.c transport.c)
