@@ -81,6 +81,8 @@ static void keyhole_dev_uninit(struct net_device *dev)
 	mutex_lock(&kd->conf_lock);
 	keyhole_socket_detach(kd);
 	keyhole_dev_release_keys(kd);
+	/* The socket is unhooked and the device closed: nothing queues any more. */
+	keyhole_queue_dev_uninit(kd);
 	peer = rcu_replace_pointer(kd->peer, NULL, lockdep_is_held(&kd->conf_lock));
 	mutex_unlock(&kd->conf_lock);
 	if (peer)
@@ -125,6 +127,7 @@ static void keyhole_setup(struct net_device *dev)
 	kd->dev = dev;
 	mutex_init(&kd->conf_lock);
 	INIT_WORK(&kd->owner_gone, keyhole_owner_gone);
+	keyhole_queue_dev_init(kd);
 }
 
 static int keyhole_newlink(struct net *src_net, struct net_device *dev, struct nlattr *tb[],

@@ -94,6 +94,11 @@ struct keyhole_dev {
 	struct work_struct owner_gone;
 	atomic64_t rx_dropped;
 	atomic64_t tx_dropped;
+	/* queue.c: packets waiting for the crypto, each drained in order by its work item. */
+	struct sk_buff_head tx_queue;
+	struct sk_buff_head rx_queue;
+	struct work_struct tx_work;
+	struct work_struct rx_work;
 };
 
 /* device.c */
@@ -113,8 +118,19 @@ netdev_tx_t keyhole_xmit(struct sk_buff *skb, struct net_device *dev);
 /* icmp.c: no session, answer "host unreachable" from the relay's overlay address. */
 void keyhole_icmp_unreachable(struct keyhole_dev *kd, struct sk_buff *skb);
 
-/* receive.c */
+/* receive.c: the encap hook; keyhole_receive opens one message (at the UDP header) under
+ * rcu_read_lock_bh and consumes it.
+ */
 int keyhole_udp_recv(struct sock *sk, struct sk_buff *skb);
+void keyhole_receive(struct keyhole_dev *kd, struct sk_buff *skb);
+
+/* queue.c */
+int keyhole_queue_init(void);
+void keyhole_queue_uninit(void);
+void keyhole_queue_dev_init(struct keyhole_dev *kd);
+void keyhole_queue_dev_uninit(struct keyhole_dev *kd);
+void keyhole_queue_tx(struct keyhole_dev *kd, struct sk_buff *skb);
+void keyhole_queue_rx(struct keyhole_dev *kd, struct sk_buff *skb);
 
 /* netlink.c */
 void keyhole_owner_gone(struct work_struct *work);

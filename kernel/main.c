@@ -17,22 +17,29 @@ static int __init keyhole_init(void)
 
 	if (selftest && !keyhole_selftest())
 		return -ENOTRECOVERABLE;
-	err = keyhole_device_init();
+	err = keyhole_queue_init();
 	if (err)
 		return err;
+	err = keyhole_device_init();
+	if (err)
+		goto fail_queue;
 	err = keyhole_genl_init();
-	if (err) {
-		keyhole_device_uninit();
-		return err;
-	}
+	if (err)
+		goto fail_device;
 	pr_info("keyhole: kernel data plane for keyholed loaded\n");
 	return 0;
+fail_device:
+	keyhole_device_uninit();
+fail_queue:
+	keyhole_queue_uninit();
+	return err;
 }
 
 static void __exit keyhole_exit(void)
 {
 	keyhole_genl_uninit();
 	keyhole_device_uninit();
+	keyhole_queue_uninit();
 	/* The keys and relay addresses freed after grace periods must be gone first. */
 	rcu_barrier();
 }

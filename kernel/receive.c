@@ -147,7 +147,6 @@ drop:
 int keyhole_udp_recv(struct sock *sk, struct sk_buff *skb)
 {
 	struct keyhole_dev *kd = rcu_dereference_sk_user_data(sk);
-	struct keyhole_keypair *kp;
 	const u8 *hdr;
 
 	if (!kd || skb->len < sizeof(struct udphdr) + KH_OVERHEAD ||
@@ -156,9 +155,25 @@ int keyhole_udp_recv(struct sock *sk, struct sk_buff *skb)
 	hdr = skb->data + sizeof(struct udphdr);
 	if (hdr[0] != KH_MSG_TRANSPORT || hdr[1] != KH_PROTOCOL_VERSION || hdr[2] || hdr[3])
 		return 1;
-	kp = find_keypair(kd, get_unaligned_le32(hdr + KH_RECEIVER_OFF));
-	if (!kp)
+	if (!find_keypair(kd, get_unaligned_le32(hdr + KH_RECEIVER_OFF)))
 		return 1;
-	receive_data(kd, kp, skb);
+	keyhole_queue_rx(kd, skb);
 	return 0;
+}
+
+/* A transport message for one of our indices, skb->data at the UDP header; consumes skb.
+ * The keys may have changed since the hook looked: find them again.
+ */
+void keyhole_receive(struct keyhole_dev *kd, struct sk_buff *skb)
+{
+	struct keyhole_keypair *kp;
+
+	kp = find_keypair(kd, get_unaligned_le32(skb->data + sizeof(struct udphdr) +
+						 KH_RECEIVER_OFF));
+	if (!kp) {
+		atomic64_inc(&kd->rx_dropped);
+		kfree_skb(skb);
+		return;
+	}
+	receive_data(kd, kp, skb);
 }

@@ -186,7 +186,7 @@ netdev_tx_t keyhole_xmit(struct sk_buff *skb, struct net_device *dev)
 		keyhole_icmp_unreachable(kd, skb);
 		goto drop;
 	}
-	keyhole_send(kd, skb);
+	keyhole_queue_tx(kd, skb);
 	rcu_read_unlock_bh();
 	return NETDEV_TX_OK;
 drop:
