@@ -176,7 +176,10 @@ measure_unreachable() {
 	local t0 out
 	t0=$(now_ms)
 	out=$(ssh_dev "$1" true 2>&1)
-	if echo "$out" | grep -q "No route to host"; then echo $(($(now_ms) - t0)); else echo -1; fi
+	if echo "$out" | grep -q "No route to host"; then echo $(($(now_ms) - t0)); else
+		echo "   ssh said instead, after $(($(now_ms) - t0)) ms: $(echo "$out" | tail -n 2)" >&2
+		echo -1
+	fi
 }
 DEV_PID=$(ip netns pids kh-dev | while read -r p; do
 	[ "$(cat /proc/$p/comm 2>/dev/null)" = keyholed ] && echo "$p"; done | head -n 1)
