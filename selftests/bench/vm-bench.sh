@@ -6,7 +6,8 @@
 # root, in a kernel that loads keyhole.ko)
 #
 # Under software emulation absolute figures mean little; the ratio between the data planes,
-# measured in the same guest one after the other, is the figure. Each mode: the median of
+# measured in the same guest one after the other, is the figure. Kernel mode is measured twice:
+# sealing and opening inline, and on the module's workqueue (keyhole.workers). Each mode: the median of
 # BENCH_RUNS (3) iperf3 runs of BENCH_SECONDS (5) each. Prints a table and the summary line
 # "N passed, N failed" that scripts/vm.sh expects (a run that moved no data fails).
 set -u
@@ -24,16 +25,22 @@ insmod "$MOD" || { echo "FAIL insmod $MOD"; echo "0 passed, 1 failed"; exit 1; }
 RES=$(mktemp -d /tmp/keyhole-vmbench.XXXXXX)
 trap 'topo_cleanup; rmmod keyhole 2>/dev/null; rm -rf "$RES"' EXIT
 
+# The variants: every node on TUN; in kernel mode sealing and opening inline (in the sender's
+# context and the receive softirq); in kernel mode on the module's workqueue (its default).
+MODES="tun kernel-inline kernel"
+WORKERS=/sys/module/keyhole/parameters/workers
+
 # measure MODE: Mbit/s of each run, one per line, into $RES/MODE. (Not through $(...): the
 # daemons it starts would hold that pipe open.)
 measure() {
-	local mode=$1 i dev4
+	local mode=$1 i dev4 dp=${1%-inline}
 	: >"$RES/$mode"
+	if [ "$mode" = kernel-inline ]; then echo 0 >"$WORKERS"; else echo 1 >"$WORKERS"; fi
 	topo_cleanup >/dev/null 2>&1
 	topo_setup
 	relay_start
-	KH_DATAPLANE=$mode node_up kh-dev device tag device >/dev/null
-	KH_DATAPLANE=$mode node_up kh-cli client tag admin >/dev/null
+	KH_DATAPLANE=$dp node_up kh-dev device tag device >/dev/null
+	KH_DATAPLANE=$dp node_up kh-cli client tag admin >/dev/null
 	wait_until 20000 session_up kh-dev && wait_until 20000 session_up kh-cli || return 1
 	dev4=$(overlay kh-dev 4)
 	for i in $(seq 1 "$RUNS"); do
@@ -49,7 +56,7 @@ measure() {
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 declare -A MBPS
-for mode in tun kernel; do
+for mode in $MODES; do
 	echo "   $mode data plane: $RUNS runs of $SECS s"
 	measure "$mode" || echo "   $mode: the sessions did not come up"
 	MBPS[$mode]=$(median <"$RES/$mode")
@@ -67,7 +74,7 @@ topo_cleanup >/dev/null 2>&1
 echo
 echo "| data plane | TCP client -> device, Mbit/s (median of $RUNS x $SECS s) | ratio to TUN |"
 echo "|---|---|---|"
-for mode in tun kernel; do
+for mode in $MODES; do
 	awk -v m="$mode" -v v="${MBPS[$mode]}" -v t="${MBPS[tun]}" \
 		'BEGIN { printf "| %s | %.0f | %.2fx |\n", m, v, (t > 0 ? v / t : 0) }'
 done
