@@ -140,5 +140,6 @@ void keyhole_notify_ctrl(struct keyhole_dev *kd, const u8 *payload, unsigned int
 
 /* selftest.c */
 bool keyhole_selftest(void);
+void keyhole_bench(void);
 
 #endif

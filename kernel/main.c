@@ -11,12 +11,18 @@ static bool selftest;
 module_param(selftest, bool, 0444);
 MODULE_PARM_DESC(selftest, "run the self-tests (replay window, transport seal/open) at load");
 
+static bool bench;
+module_param(bench, bool, 0444);
+MODULE_PARM_DESC(bench, "time the AEAD at load and log its Mbit/s (for make vmbench)");
+
 static int __init keyhole_init(void)
 {
 	int err;
 
 	if (selftest && !keyhole_selftest())
 		return -ENOTRECOVERABLE;
+	if (bench)
+		keyhole_bench();
 	err = keyhole_queue_init();
 	if (err)
 		return err;

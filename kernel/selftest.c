@@ -3,6 +3,7 @@
  * transport AEAD against a message libsodium sealed, as the TUN data plane does.
  */
 #include <crypto/chacha20poly1305.h>
+#include <linux/ktime.h>
 #include <linux/slab.h>
 
 #include "keyhole.h"
@@ -106,6 +107,47 @@ static bool aead_selftest(void)
 	}
 	memzero_explicit(key, sizeof(key));
 	return ok;
+}
+
+/* Seal (or open) 1400-byte messages in place for about half a second; Mbit/s of payload.
+ * Opening copies the sealed message back first each time (a failed open skips the
+ * decryption), so its figure includes a 1416-byte copy.
+ */
+static u64 aead_rate(bool open)
+{
+	u8 key[KEYHOLE_KEY_LEN] = { 0 }, *buf, *sealed;
+	ktime_t start = ktime_get();
+	u64 n = 0, ns;
+	bool ok = true;
+
+	buf = kzalloc(2 * (1400 + KH_TAG_LEN), GFP_KERNEL);
+	if (!buf)
+		return 0;
+	sealed = buf + 1400 + KH_TAG_LEN;
+	chacha20poly1305_encrypt(sealed, sealed, 1400, NULL, 0, 0, key);
+	do {
+		unsigned int i;
+
+		for (i = 0; i < 256; i++, n++) {
+			if (open) {
+				memcpy(buf, sealed, 1400 + KH_TAG_LEN);
+				ok &= chacha20poly1305_decrypt(buf, buf, 1400 + KH_TAG_LEN, NULL, 0,
+							       0, key);
+			} else {
+				chacha20poly1305_encrypt(buf, buf, 1400, NULL, 0, n, key);
+			}
+		}
+		cond_resched();
+		ns = ktime_to_ns(ktime_sub(ktime_get(), start));
+	} while (ns < NSEC_PER_SEC / 2);
+	kfree(buf);
+	return ok ? div64_u64(n * 1400 * 8 * 1000, ns) : 0;
+}
+
+void keyhole_bench(void)
+{
+	pr_info("keyhole: bench: ChaCha20-Poly1305 on one CPU, 1400-byte messages: seal %llu Mbit/s, open %llu Mbit/s\n",
+		aead_rate(false), aead_rate(true));
 }
 
 bool keyhole_selftest(void)
