@@ -32,6 +32,7 @@
 #include <linux/netlink.h>
 
 #include "../include/uapi/linux/keyhole.h"
+#include "../userspace/lib/csum.h"
 #include "../userspace/lib/messages.h"
 #include "../userspace/lib/transport.h"
 
@@ -340,30 +341,11 @@ static ssize_t recv_within(int fd, void *buf, size_t len, int timeout_ms)
 	return recv(fd, buf, len, 0);
 }
 
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
 /* An IPv4 UDP packet src:7 -> 100.64.0.2:dport carrying text. */
 static size_t build_udp4(uint8_t *pkt, const char *src, uint16_t dport, const char *text)
 {
 	size_t tlen = strlen(text), len = 28 + tlen;
 	uint8_t dst[4] = { 100, 64, 0, 2 };
-	uint16_t c;
 
 	memset(pkt, 0, 28);
 	pkt[0] = 0x45;
@@ -373,9 +355,7 @@ static size_t build_udp4(uint8_t *pkt, const char *src, uint16_t dport, const ch
 	pkt[9] = 17;
 	inet_pton(AF_INET, src, pkt + 12);
 	memcpy(pkt + 16, dst, 4);
-	c = csum_fold(csum_add(0, pkt, 20));
-	pkt[10] = (uint8_t)(c >> 8);
-	pkt[11] = (uint8_t)c;
+	kh_csum_store(pkt + 10, kh_csum_add(0, pkt, 20));
 	pkt[21] = 7;
 	pkt[22] = (uint8_t)(dport >> 8);
 	pkt[23] = (uint8_t)dport;
@@ -389,8 +369,6 @@ static size_t build_udp4(uint8_t *pkt, const char *src, uint16_t dport, const ch
 static size_t build_udp6(uint8_t *pkt, uint16_t dport, const char *text)
 {
 	size_t tlen = strlen(text), ulen = 8 + tlen;
-	uint32_t sum;
-	uint16_t c;
 
 	memset(pkt, 0, 48);
 	pkt[0] = 0x60;
@@ -406,10 +384,7 @@ static size_t build_udp6(uint8_t *pkt, uint16_t dport, const char *text)
 	pkt[44] = (uint8_t)(ulen >> 8);
 	pkt[45] = (uint8_t)ulen;
 	memcpy(pkt + 48, text, tlen);
-	sum = csum_add(0, pkt + 8, 32) + (uint32_t)ulen + 17;
-	c = csum_fold(csum_add(sum, pkt + 40, ulen));
-	pkt[46] = (uint8_t)(c >> 8);
-	pkt[47] = (uint8_t)c;
+	kh_csum_store(pkt + 46, kh_csum_add(kh_csum_pseudo(pkt, 17, ulen), pkt + 40, ulen));
 	return 40 + ulen;
 }
 

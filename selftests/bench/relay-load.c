@@ -202,40 +202,13 @@ static int pin_to(pid_t pid, int cpu)
 
 /* ---- the relay process ---- */
 
-static int shell(char *out, size_t max, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Run a command line, keep its stdout; returns the exit status. */
-static int shell(char *out, size_t max, const char *fmt, ...)
-{
-	char cmd[1024], sink[4096];
-	size_t n = 0;
-	va_list ap;
-	FILE *p;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (out)
-		n = fread(out, 1, max - 1, p);
-	while (fread(sink, 1, sizeof(sink), p) > 0)
-		;
-	if (out)
-		out[n] = '\0';
-	status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* The running relay's status object, or NULL if it does not answer. */
 static struct json_object *relay_status(void)
 {
 	static char out[65536];
 	struct json_object *o, *st, *ret = NULL;
 
-	if (shell(out, sizeof(out), "%s -d %s status --json 2>/dev/null", relay.bin, relay.dir))
+	if (tn_shell(out, sizeof(out), "%s -d %s status --json 2>/dev/null", relay.bin, relay.dir))
 		return NULL;
 	o = json_tokener_parse(out);
 	/* status --json prints the status object itself. */
@@ -382,14 +355,14 @@ static void cpu_row(const char *what, const struct cpu_window *w)
 /* Sanitizer reports in the relay's log fail the run. */
 static bool relay_log_clean(void)
 {
-	return shell(NULL, 0, "grep -Eq 'Sanitizer|runtime error' %s 2>/dev/null", relay.log) != 0;
+	return tn_shell(NULL, 0, "grep -Eq 'Sanitizer|runtime error' %s 2>/dev/null", relay.log) != 0;
 }
 
 static void relay_log_tail(void)
 {
 	char out[2048];
 
-	if (!shell(out, sizeof(out), "tail -n 5 %s 2>/dev/null", relay.log) && out[0])
+	if (!tn_shell(out, sizeof(out), "tail -n 5 %s 2>/dev/null", relay.log) && out[0])
 		fprintf(stderr, "relay-load: the relay's last words:\n%s", out);
 }
 
@@ -1338,7 +1311,7 @@ static int setup_state(void)
 	snprintf(relay.log, sizeof(relay.log), "%s/relay.log", relay.dir);
 	relay.port = (uint16_t)(20000 + randombytes_uniform(40000));
 	/* The first command creates the state: key, database and network. */
-	if (shell(out, sizeof(out), "%s -d %s pubkey 2>>%s", relay.bin, relay.dir, relay.log) ||
+	if (tn_shell(out, sizeof(out), "%s -d %s pubkey 2>>%s", relay.bin, relay.dir, relay.log) ||
 	    kh_key_from_base64(relay.pub, out, strlen(out), &why)) {
 		say("'%s pubkey' failed", relay.bin);
 		relay_log_tail();
@@ -1484,7 +1457,7 @@ out:
 	relay_stop(NULL);
 	if (relay.dir[0] && !relay_log_clean()) {
 		say("the relay's log holds sanitizer reports:");
-		shell(NULL, 0, "grep -E -A20 'Sanitizer|runtime error' %s >&2", relay.log);
+		tn_shell(NULL, 0, "grep -E -A20 'Sanitizer|runtime error' %s >&2", relay.log);
 		ret = 1;
 	}
 	if (table_len)

@@ -32,30 +32,6 @@ static char dir[64], log_path[96];
 static const char *relay_bin;
 static pid_t relay_pid = -1;
 
-/* Run a shell command, its standard output into out; the exit status, -1 if it died. */
-__attribute__((format(printf, 3, 4)))
-static int shell(char *out, size_t max, const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	size_t n = 0;
-	FILE *p;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (out) {
-		n = fread(out, 1, max - 1, p);
-		out[n] = '\0';
-	}
-	status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* A counter from `keyhole-relay status --json`, -1 if the relay does not answer. */
 static long long relay_counter(const char *name)
 {
@@ -63,7 +39,7 @@ static long long relay_counter(const char *name)
 	char key[64];
 	const char *p;
 
-	if (shell(out, sizeof(out), "%s -d %s status --json 2>/dev/null", relay_bin, dir))
+	if (tn_shell(out, sizeof(out), "%s -d %s status --json 2>/dev/null", relay_bin, dir))
 		return -1;
 	snprintf(key, sizeof(key), "\"%s\":", name);
 	p = strstr(out, key);
@@ -240,7 +216,7 @@ int main(int argc, char *argv[])
 	snprintf(log_path, sizeof(log_path), "%s/relay.log", dir);
 	port = (uint16_t)(20000 + randombytes_uniform(40000));
 	/* The first command creates the state: key, database and network. */
-	if (shell(out, sizeof(out), "%s -d %s pubkey 2>/dev/null", relay_bin, dir) ||
+	if (tn_shell(out, sizeof(out), "%s -d %s pubkey 2>/dev/null", relay_bin, dir) ||
 	    kh_key_from_base64(relay_pub, out, strlen(out), &why)) {
 		fprintf(stderr, "relay-profile: '%s pubkey' failed\n", relay_bin);
 		goto out;
@@ -249,7 +225,7 @@ int main(int argc, char *argv[])
 		goto out;
 	if (relay_start(wrapper, nwrap, port)) {
 		fprintf(stderr, "relay-profile: the relay did not start; its log:\n");
-		shell(NULL, 0, "tail -n 20 %s >&2", log_path);
+		tn_shell(NULL, 0, "tail -n 20 %s >&2", log_path);
 		goto out;
 	}
 	if (tn_connect(&a, NULL, NULL, CONNECT_TIMEOUT_MS) ||
@@ -262,7 +238,7 @@ int main(int argc, char *argv[])
 	datagrams = relay_counter("rx_datagrams");
 	if (relay_stop()) {
 		fprintf(stderr, "relay-profile: the relay did not exit cleanly; its log:\n");
-		shell(NULL, 0, "tail -n 20 %s >&2", log_path);
+		tn_shell(NULL, 0, "tail -n 20 %s >&2", log_path);
 		goto out;
 	}
 	printf("size=%zu\nsent=%lu\ndelivered=%lu\nforwarded_packets=%lld\nrx_datagrams=%lld\n",
@@ -276,6 +252,6 @@ out:
 		tn_close(&a);
 	if (b.fd >= 0)
 		tn_close(&b);
-	shell(NULL, 0, "rm -rf %s", dir);
+	tn_shell(NULL, 0, "rm -rf %s", dir);
 	return ret;
 }

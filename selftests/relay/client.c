@@ -4,13 +4,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "../../userspace/lib/csum.h"
 #include "../../userspace/lib/key.h"
 
 uint64_t tn_now_ns(void)
@@ -229,29 +233,34 @@ int tn_recv_control(struct test_node *tn, int type, uint8_t *buf, size_t max, in
 	return recv_payload(tn, is_control, type, buf, max, timeout_ms);
 }
 
-static uint16_t csum_fold(uint32_t sum)
+int tn_shell(char *out, size_t max, const char *fmt, ...)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
+	char cmd[2048], sink[4096];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+	int status;
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	return sum;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (out && max > 0) {
+		n = fread(out, 1, max - 1, p);
+		out[n] = '\0';
+	}
+	while (fread(sink, 1, sizeof(sink), p) > 0)
+		;
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 size_t tn_build_udp4(uint8_t *out, const uint8_t src[4], const uint8_t dst[4],
 		     const uint8_t *payload, size_t len)
 {
 	size_t total = 20 + 8 + len;
-	uint16_t c;
 
 	memset(out, 0, 28);
 	out[0] = 0x45;
@@ -261,9 +270,7 @@ size_t tn_build_udp4(uint8_t *out, const uint8_t src[4], const uint8_t dst[4],
 	out[9] = 17;
 	memcpy(out + 12, src, 4);
 	memcpy(out + 16, dst, 4);
-	c = csum_fold(csum_add(0, out, 20));
-	out[10] = (uint8_t)(c >> 8);
-	out[11] = (uint8_t)c;
+	kh_csum_store(out + 10, kh_csum_add(0, out, 20));
 	out[20] = 0x30;
 	out[21] = 0x39; /* source port 12345 */
 	out[22] = 0x00;

@@ -49,6 +49,10 @@ int tn_recv_ip(struct test_node *tn, uint8_t *buf, size_t max, int timeout_ms);
 int tn_recv_control(struct test_node *tn, int type, uint8_t *buf, size_t max, int timeout_ms);
 
 /* Build a UDP-in-IPv4/IPv6 packet from src to dst carrying payload; returns its length. */
+/* Run a shell command line; up to max - 1 bytes of its stdout into out (NUL-terminated; out
+ * may be NULL), the rest read and dropped. Its exit status, -1 if it did not run or died. */
+int tn_shell(char *out, size_t max, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 size_t tn_build_udp4(uint8_t *out, const uint8_t src[4], const uint8_t dst[4],
 		     const uint8_t *payload, size_t len);
 size_t tn_build_udp6(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],

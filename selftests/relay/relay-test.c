@@ -41,46 +41,16 @@ static struct {
 	char extra[256]; /* extra flags for `run` */
 } relay;
 
-static int sh(char *out, size_t max, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Run a shell command line, keep its stdout; returns the exit status. */
-static int sh(char *out, size_t max, const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	FILE *p;
-	size_t n = 0;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (out) {
-		n = fread(out, 1, max - 1, p);
-		out[n] = '\0';
-	} else {
-		char sink[4096];
-
-		while (fread(sink, 1, sizeof(sink), p) > 0)
-			;
-	}
-	status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int relay_admin(char *out, size_t max, const char *args)
 {
-	return sh(out, max, "%s -d %s -p %u %s 2>&1", relay.bin, relay.dir, relay.port, args);
+	return tn_shell(out, max, "%s -d %s -p %u %s 2>&1", relay.bin, relay.dir, relay.port, args);
 }
 
 /* Sanitizer reports in the relay's log fail the test that was running. */
 static bool relay_log_clean(void)
 {
 	return relay.dir[0] == '\0' ||
-	       sh(NULL, 0, "grep -Eq 'Sanitizer|runtime error' %s/relay.log 2>/dev/null",
+	       tn_shell(NULL, 0, "grep -Eq 'Sanitizer|runtime error' %s/relay.log 2>/dev/null",
 		  relay.dir) != 0;
 }
 
@@ -181,7 +151,7 @@ static int fresh_relay(const char *extra)
 	const char *why;
 
 	relay_stop(SIGTERM);
-	sh(NULL, 0, "rm -rf %s", relay.dir);
+	tn_shell(NULL, 0, "rm -rf %s", relay.dir);
 	snprintf(relay.dir, sizeof(relay.dir), "/tmp/keyhole-relay-test-XXXXXX");
 	if (!mkdtemp(relay.dir))
 		return -1;
@@ -189,7 +159,7 @@ static int fresh_relay(const char *extra)
 	snprintf(relay.extra, sizeof(relay.extra), "%s", extra ? extra : "");
 	/* Like an operator, give every command the relay's options: the first one
 	 * creates the network. */
-	if (sh(out, sizeof(out), "%s -d %s %s pubkey 2>/dev/null", relay.bin, relay.dir,
+	if (tn_shell(out, sizeof(out), "%s -d %s %s pubkey 2>/dev/null", relay.bin, relay.dir,
 	       relay.extra) ||
 	    kh_key_from_base64(relay.pub, out, strlen(out), &why))
 		return -1;
@@ -489,7 +459,7 @@ static void test_restart_keeps_addresses(void)
 	CHECK_EQ(enroll_and_connect(&b, "device", NULL), 0);
 	CHECK_EQ(relay_admin(before, sizeof(before), "node list --json"), 0);
 	/* kill -9 while an admin write is in flight: the database must survive. */
-	sh(NULL, 0, "%s -d %s node add racer %s >/dev/null 2>&1 &", relay.bin, relay.dir,
+	tn_shell(NULL, 0, "%s -d %s node add racer %s >/dev/null 2>&1 &", relay.bin, relay.dir,
 	   "Qm7mhDGIo/WJ0KAmU9AefDRorvwfJ73+XqXdpECnGgw=");
 	relay_stop(SIGKILL);
 	usleep(200000);
@@ -504,7 +474,7 @@ static void test_restart_keeps_addresses(void)
 	len = tn_build_udp4(pkt, a.v4, b.v4, (const uint8_t *)"after restart", 13);
 	CHECK_EQ(tn_send(&a.tn, pkt, len), 0);
 	CHECK_EQ(tn_recv_ip(&b.tn, got, sizeof(got), 1000), (int)len);
-	CHECK_EQ(sh(NULL, 0, "sqlite3 %s/relay.db 'PRAGMA integrity_check' | grep -qx ok",
+	CHECK_EQ(tn_shell(NULL, 0, "sqlite3 %s/relay.db 'PRAGMA integrity_check' | grep -qx ok",
 		    relay.dir), 0);
 	tn_close(&a.tn);
 	tn_close(&b.tn);
@@ -882,13 +852,13 @@ static void test_admin_errors(void)
 	CHECK(relay_admin(out, sizeof(out), "token add expires soon") != 0);
 	CHECK(strstr(out, "duration") != NULL);
 	CHECK(relay_admin(out, sizeof(out), "token add uses 0") != 0);
-	CHECK(sh(out, sizeof(out), "%s -d %s --port 99999 status 2>&1", relay.bin, relay.dir) != 0);
+	CHECK(tn_shell(out, sizeof(out), "%s -d %s --port 99999 status 2>&1", relay.bin, relay.dir) != 0);
 	CHECK(strstr(out, "1-65535") != NULL);
-	CHECK(sh(out, sizeof(out), "%s -d %s --ipv4-prefix 10.0.0.1/8 status 2>&1", relay.bin,
+	CHECK(tn_shell(out, sizeof(out), "%s -d %s --ipv4-prefix 10.0.0.1/8 status 2>&1", relay.bin,
 		 relay.dir) != 0);
 	CHECK(strstr(out, "prefix") != NULL);
 	/* A second relay on the same state directory is refused. */
-	CHECK(sh(out, sizeof(out), "%s -d %s -l 127.0.0.1 -p %u run 2>&1", relay.bin, relay.dir,
+	CHECK(tn_shell(out, sizeof(out), "%s -d %s -l 127.0.0.1 -p %u run 2>&1", relay.bin, relay.dir,
 		 (unsigned)relay.port + 1) != 0);
 	CHECK(strstr(out, "another relay") != NULL);
 }
@@ -905,7 +875,7 @@ static void test_stored_prefix(void)
 	CHECK_EQ(a.tn.cfg.ipv4_plen, 16);
 	CHECK_MEM(a.tn.cfg.ipv4, a.v4, 4);
 	/* A relay told another prefix explicitly refuses to start, naming both. */
-	CHECK(sh(out, sizeof(out), "%s -d %s -l 127.0.0.1 -p %u --ipv4-prefix 10.98.0.0/16 run 2>&1",
+	CHECK(tn_shell(out, sizeof(out), "%s -d %s -l 127.0.0.1 -p %u --ipv4-prefix 10.98.0.0/16 run 2>&1",
 		 relay.bin, relay.dir, (unsigned)relay.port + 1) != 0);
 	CHECK(strstr(out, "10.99.0.0/16") != NULL && strstr(out, "10.98.0.0/16") != NULL);
 	/* Restarted without the option, the relay keeps the stored network. */
@@ -926,7 +896,7 @@ static void test_port_taken(void)
 	CHECK_EQ(fresh_relay(NULL), 0);
 	/* Another state directory, the same port: refused, not sharing the traffic
 	 * (the timeout only ends a relay that wrongly started). */
-	CHECK(sh(out, sizeof(out), "timeout 2 %s -d %s/other -l 127.0.0.1 -p %u run 2>&1",
+	CHECK(tn_shell(out, sizeof(out), "timeout 2 %s -d %s/other -l 127.0.0.1 -p %u run 2>&1",
 		 relay.bin, relay.dir, relay.port) != 0);
 	if (!strstr(out, "Address already in use"))
 		printf("    second relay said: %s\n", out);
@@ -1046,7 +1016,7 @@ int main(int argc, char *argv[])
 	}
 	relay_stop(SIGTERM);
 	if (relay.dir[0])
-		sh(NULL, 0, "rm -rf %s", relay.dir);
+		tn_shell(NULL, 0, "rm -rf %s", relay.dir);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
