@@ -1,6 +1,7 @@
 /* gro.c - coalescing received TCP segments of one flow into a super-segment for the TUN device. */
 #include <string.h>
 
+#include "byteorder.h"
 #include "csum.h"
 #include "gro.h"
 
@@ -21,22 +22,6 @@ struct seg {
 	size_t l4_off, hdr_len;
 };
 
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)get_be16(p) << 16 | get_be16(p + 2);
-}
-
 static bool parse_ip(const uint8_t *pkt, size_t len, struct seg *s)
 {
 	if (len >= IPV4_MIN_HDR && pkt[0] >> 4 == 4) {
@@ -45,13 +30,13 @@ static bool parse_ip(const uint8_t *pkt, size_t len, struct seg *s)
 		/* No fragments (MF clear, offset 0); the header checksum verified, as the
 		 * kernel's GRO does, since the run's header is summed afresh. */
 		return s->l4_off >= IPV4_MIN_HDR && s->l4_off <= len && pkt[9] == PROTO_TCP &&
-		       get_be16(pkt + 2) == len && !(get_be16(pkt + 6) & 0x3fff) &&
+		       kh_get_be16(pkt + 2) == len && !(kh_get_be16(pkt + 6) & 0x3fff) &&
 		       kh_csum_fold(kh_csum_add(0, pkt, s->l4_off)) == 0xffff;
 	}
 	if (len >= IPV6_HDR && pkt[0] >> 4 == 6) {
 		s->version = 6;
 		s->l4_off = IPV6_HDR;
-		return pkt[6] == PROTO_TCP && get_be16(pkt + 4) == len - IPV6_HDR;
+		return pkt[6] == PROTO_TCP && kh_get_be16(pkt + 4) == len - IPV6_HDR;
 	}
 	return false;
 }
@@ -87,8 +72,8 @@ bool kh_gro_start(struct kh_gro *g, uint8_t *pkt, size_t len)
 	g->hdr_len = s.hdr_len;
 	g->mss = len - s.hdr_len;
 	g->total = len;
-	g->next_seq = get_be32(pkt + s.l4_off + 4) + (uint32_t)g->mss;
-	g->next_id = (uint16_t)(get_be16(pkt + 4) + 1);
+	g->next_seq = kh_get_be32(pkt + s.l4_off + 4) + (uint32_t)g->mss;
+	g->next_id = (uint16_t)(kh_get_be16(pkt + 4) + 1);
 	g->closed = pkt[s.l4_off + TCP_FLAGS_OFF] & TCP_PSH;
 	g->payload[0] = pkt + s.hdr_len;
 	g->payload_len[0] = g->mss;
@@ -104,7 +89,7 @@ static bool same_headers(const struct kh_gro *g, const uint8_t *pkt)
 
 	if (g->version == 4) {
 		if (memcmp(a, pkt, 2) || memcmp(a + 6, pkt + 6, 4) ||
-		    memcmp(a + 12, pkt + 12, g->l4_off - 12) || get_be16(pkt + 4) != g->next_id)
+		    memcmp(a + 12, pkt + 12, g->l4_off - 12) || kh_get_be16(pkt + 4) != g->next_id)
 			return false;
 	} else if (memcmp(a, pkt, 4) || memcmp(a + 6, pkt + 6, IPV6_HDR - 6)) {
 		return false;
@@ -123,7 +108,7 @@ bool kh_gro_append(struct kh_gro *g, const uint8_t *pkt, size_t len)
 	    len - g->hdr_len > g->mss || g->total + (len - g->hdr_len) > max)
 		return false;
 	/* The cheap comparisons first: the checksum pass only for a segment that fits. */
-	if (pkt[0] != g->first[0] || get_be32(pkt + g->l4_off + 4) != g->next_seq)
+	if (pkt[0] != g->first[0] || kh_get_be32(pkt + g->l4_off + 4) != g->next_seq)
 		return false;
 	if (!parse(pkt, len, &s) || s.l4_off != g->l4_off || s.hdr_len != g->hdr_len ||
 	    !same_headers(g, pkt))
@@ -152,12 +137,12 @@ unsigned kh_gro_finish(struct kh_gro *g, struct virtio_net_hdr *vnet)
 	if (g->count < 2)
 		return g->count;
 	if (g->version == 4) {
-		put_be16(ip + 2, (uint16_t)g->total);
+		kh_put_be16(ip + 2, (uint16_t)g->total);
 		memset(ip + 10, 0, 2);
 		kh_csum_store(ip + 10, kh_csum_add(0, ip, g->l4_off));
 		vnet->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	} else {
-		put_be16(ip + 4, (uint16_t)(g->total - IPV6_HDR));
+		kh_put_be16(ip + 4, (uint16_t)(g->total - IPV6_HDR));
 		vnet->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
 	}
 	/* CHECKSUM_PARTIAL: the field holds the pseudo-header's sum, the kernel adds the rest

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "csum.h"
 #include "gso.h"
 
@@ -14,28 +15,6 @@
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
 #define PROTO_TCP 6
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16));
-	put_be16(p + 2, (uint16_t)v);
-}
 
 /* The partial checksum of VIRTIO_NET_HDR_F_NEEDS_CSUM: the field holds the
  * pseudo-header's sum already; sum from csum_start to the end and store it. */
@@ -60,7 +39,7 @@ static int parse_ip(struct kh_gso *g, uint8_t gso_type, const uint8_t *pkt, size
 		ihl = (size_t)(pkt[0] & 0x0f) * 4;
 		/* Fragments are never super-segments: MF set or an offset. */
 		if (ihl < IPV4_MIN_HDR || ihl > len || pkt[9] != PROTO_TCP ||
-		    get_be16(pkt + 2) != len || (get_be16(pkt + 6) & 0x3fff))
+		    kh_get_be16(pkt + 2) != len || (kh_get_be16(pkt + 6) & 0x3fff))
 			return -EINVAL;
 		g->version = 4;
 		g->l4_off = ihl;
@@ -69,7 +48,7 @@ static int parse_ip(struct kh_gso *g, uint8_t gso_type, const uint8_t *pkt, size
 	if (gso_type == VIRTIO_NET_HDR_GSO_TCPV6) {
 		/* Extension headers are refused: the kernel's TSO6 packets have none. */
 		if (len < IPV6_HDR || pkt[0] >> 4 != 6 || pkt[6] != PROTO_TCP ||
-		    get_be16(pkt + 4) != len - IPV6_HDR)
+		    kh_get_be16(pkt + 4) != len - IPV6_HDR)
 			return -EINVAL;
 		g->version = 6;
 		g->l4_off = IPV6_HDR;
@@ -137,11 +116,11 @@ static void fix_ip(const struct kh_gso *g, uint8_t *seg, size_t seg_len)
 	uint64_t sum;
 
 	if (g->version == 6) {
-		put_be16(seg + 4, (uint16_t)(seg_len - IPV6_HDR));
+		kh_put_be16(seg + 4, (uint16_t)(seg_len - IPV6_HDR));
 		return;
 	}
-	put_be16(seg + 2, (uint16_t)seg_len);
-	put_be16(seg + 4, (uint16_t)(get_be16(g->pkt + 4) + g->index));
+	kh_put_be16(seg + 2, (uint16_t)seg_len);
+	kh_put_be16(seg + 4, (uint16_t)(kh_get_be16(g->pkt + 4) + g->index));
 	memset(seg + 10, 0, 2);
 	sum = kh_csum_add(0, seg, g->l4_off);
 	kh_csum_store(seg + 10, sum);
@@ -155,7 +134,7 @@ static void fix_tcp(const struct kh_gso *g, uint8_t *seg, size_t seg_len, bool l
 	size_t tcp_len = seg_len - g->l4_off;
 	uint64_t sum;
 
-	put_be32(tcp + 4, get_be32(g->pkt + g->l4_off + 4) + (uint32_t)g->off);
+	kh_put_be32(tcp + 4, kh_get_be32(g->pkt + g->l4_off + 4) + (uint32_t)g->off);
 	if (g->index > 0)
 		tcp[TCP_FLAGS_OFF] &= (uint8_t)~TCP_CWR;
 	if (!last)

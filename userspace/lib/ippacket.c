@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "byteorder.h"
+
 #define IPV4_HDR_LEN 20
 #define IPV6_HDR_LEN 40
 /* Type, code, checksum, then 4 unused bytes: the same layout in ICMP and ICMPv6. */
@@ -34,23 +36,12 @@
 
 #define IPV4_FRAG_OFFSET_MASK 0x1fff
 
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* RFC 1071 one's-complement sum; an odd byte may only come last, so callers add
  * even-length pieces first. 32 bits hold the sum of any packet we build. */
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	while (len > 1) {
-		sum += get_be16(p);
+		sum += kh_get_be16(p);
 		p += 2;
 		len -= 2;
 	}
@@ -79,7 +70,7 @@ int kh_ip_parse(const uint8_t *pkt, size_t len, struct kh_ip_info *info)
 		if (len < IPV4_HDR_LEN)
 			return -EINVAL;
 		ihl = (size_t)(pkt[0] & 0x0f) * 4;
-		total = get_be16(pkt + 2);
+		total = kh_get_be16(pkt + 2);
 		if (ihl < IPV4_HDR_LEN || ihl > total || total > len)
 			return -EINVAL;
 		res.src.family = res.dst.family = 4;
@@ -91,7 +82,7 @@ int kh_ip_parse(const uint8_t *pkt, size_t len, struct kh_ip_info *info)
 		if (len < IPV6_HDR_LEN)
 			return -EINVAL;
 		/* Payload length 0 announces a jumbogram (RFC 2675), which we do not carry. */
-		total = IPV6_HDR_LEN + (size_t)get_be16(pkt + 4);
+		total = IPV6_HDR_LEN + (size_t)kh_get_be16(pkt + 4);
 		if (total == IPV6_HDR_LEN || total > len)
 			return -EINVAL;
 		res.src.family = res.dst.family = 6;
@@ -129,7 +120,7 @@ static bool ipv4_may_answer(const uint8_t *pkt, const struct kh_ip_info *info)
 		return false;
 	if (src[0] == 127)
 		return false;
-	if (get_be16(pkt + 6) & IPV4_FRAG_OFFSET_MASK)
+	if (kh_get_be16(pkt + 6) & IPV4_FRAG_OFFSET_MASK)
 		return false;
 	/* kh_ip_parse guaranteed ihl <= total_len; a missing type byte cannot name an error. */
 	if (info->protocol == PROTO_ICMP && info->total_len > ihl &&
@@ -166,7 +157,7 @@ static void build_ipv4(const struct kh_ipaddr *from, const struct kh_ip_info *in
 
 	out[0] = 0x45; /* version 4, IHL 5: no options */
 	out[1] = ERROR_TOS;
-	put_be16(out + 2, (uint16_t)total);
+	kh_put_be16(out + 2, (uint16_t)total);
 	/* ID 0 and no flags: the error is never fragmented, it fits in 576 bytes. */
 	memset(out + 4, 0, 4);
 	out[8] = ERROR_TTL;
@@ -174,12 +165,12 @@ static void build_ipv4(const struct kh_ipaddr *from, const struct kh_ip_info *in
 	memset(out + 10, 0, 2);
 	memcpy(out + 12, from->bytes, 4);
 	memcpy(out + 16, info->src.bytes, 4);
-	put_be16(out + 10, csum_fold(csum_add(0, out, IPV4_HDR_LEN)));
+	kh_put_be16(out + 10, csum_fold(csum_add(0, out, IPV4_HDR_LEN)));
 
 	icmp[0] = ICMP4_DEST_UNREACH;
 	icmp[1] = code;
 	memset(icmp + 2, 0, 6); /* checksum, then the unused word */
-	put_be16(icmp + 2, csum_fold(csum_add(0, icmp, ICMP_HDR_LEN + quote)));
+	kh_put_be16(icmp + 2, csum_fold(csum_add(0, icmp, ICMP_HDR_LEN + quote)));
 }
 
 static void build_ipv6(const struct kh_ipaddr *from, const struct kh_ip_info *info,
@@ -192,7 +183,7 @@ static void build_ipv6(const struct kh_ipaddr *from, const struct kh_ip_info *in
 
 	out[0] = 0x60; /* version 6; traffic class and flow label 0 */
 	memset(out + 1, 0, 3);
-	put_be16(out + 4, (uint16_t)icmp_len);
+	kh_put_be16(out + 4, (uint16_t)icmp_len);
 	out[6] = PROTO_ICMPV6;
 	out[7] = ERROR_TTL;
 	memcpy(out + 8, from->bytes, 16);
@@ -212,7 +203,7 @@ static void build_ipv6(const struct kh_ipaddr *from, const struct kh_ip_info *in
 	sum = csum_add(0, out + 8, 32);
 	sum = csum_add(sum, pseudo_tail, sizeof(pseudo_tail));
 	sum = csum_add(sum, icmp, icmp_len);
-	put_be16(icmp + 2, csum_fold(sum));
+	kh_put_be16(icmp + 2, csum_fold(sum));
 }
 
 int kh_icmp_unreachable(const struct kh_ipaddr *from, const uint8_t *pkt, size_t len,

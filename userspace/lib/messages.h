@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "noise.h"
 
 /* Every datagram starts with: type (1 byte), version (1 byte), 2 reserved zero bytes. */
@@ -66,31 +67,6 @@ enum kh_enroll_tlv {
  * nibble of 4 or 6 is an IP packet; a first byte below 0x40 is a control
  * message whose type is that byte (see control.h).
  */
-
-static inline uint32_t kh_get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static inline void kh_put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint64_t kh_get_le64(const uint8_t *p)
-{
-	return (uint64_t)kh_get_le32(p) | (uint64_t)kh_get_le32(p + 4) << 32;
-}
-
-static inline void kh_put_le64(uint8_t *p, uint64_t v)
-{
-	kh_put_le32(p, (uint32_t)v);
-	kh_put_le32(p + 4, (uint32_t)(v >> 32));
-}
 
 static inline void kh_put_header(uint8_t *p, enum kh_msg_type type)
 {
