@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* replay.c - the anti-replay window: a ring of 64-bit words, O(1) per counter. */
+/*
+ * replay.c - the anti-replay window: a ring of 64-bit words, O(1) per counter. The same
+ * algorithm and width as userspace/lib/replay.c (the module cannot link the userspace
+ * library): change both together; selftest.c and selftests/unit/test_replay.c hold them to it.
+ */
 #include "keyhole.h"
 
 void keyhole_replay_init(struct keyhole_replay *r)
